@@ -68,3 +68,29 @@ export class NoUsbSubsystemError extends Error {
     );
   }
 }
+
+/*
+ * Transfer semantics every backend normalises to (the WebUSB spec's, plus a timeout):
+ * - a stall resolves with `status: 'stall'` (nusb's "endpoint stalled" rejection is mapped);
+ * - a short packet resolves 'ok' with fewer bytes; a babble resolves with status 'babble';
+ * - the device gone rejects with an error named 'NotFoundError';
+ * - a transfer that timed out rejects with an error named 'TimeoutError' (the upper layers
+ *   resubmit IN transfers on it: an idle IN endpoint is not a fault);
+ * - a transfer cut short by releaseInterface/close rejects with an error named 'AbortError'.
+ */
+export type TransferErrorKind = 'disconnected' | 'timeout' | 'aborted' | 'other';
+
+export function transferErrorKind(err: unknown): TransferErrorKind {
+  const name = (err as { name?: unknown } | null)?.name;
+  if (name === 'NotFoundError') return 'disconnected';
+  if (name === 'TimeoutError') return 'timeout';
+  if (name === 'AbortError') return 'aborted';
+  return 'other';
+}
+
+/** An Error with a DOMException-like name, for backends and mocks to reject with. */
+export function transferError(kind: Exclude<TransferErrorKind, 'other'>, message: string): Error {
+  const e = new Error(message);
+  e.name = { disconnected: 'NotFoundError', timeout: 'TimeoutError', aborted: 'AbortError' }[kind];
+  return e;
+}
