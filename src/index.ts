@@ -1,0 +1,10 @@
+// The public API of usb-serial-harness, and nothing else.
+import { defaultModel } from './core/model.ts';
+
+export * from './core/index.ts';
+export { log, childLog } from './log.ts';
+
+/** The attribute tree of the default driver model (sysfs-like: read, write, list). */
+export const attrs = defaultModel.attrs;
+/** The uevent stream of the default driver model. */
+export const uevents = defaultModel.uevents;
