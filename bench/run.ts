@@ -1,0 +1,15 @@
+// `npm run bench [name ...]`: runs the benchmarks (all, or those named), JSON lines on stdout.
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const wanted = process.argv.slice(2);
+const files = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .filter((f) => wanted.length === 0 || wanted.some((w) => f.startsWith(w)))
+  .sort();
+for (const f of files) {
+  const mod = (await import(join(here, f))) as { run: () => Promise<void> };
+  await mod.run();
+}
