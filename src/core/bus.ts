@@ -375,7 +375,7 @@ export class Bus<D extends Device = Device, Id = unknown> {
     const files: Record<string, Attribute> = {};
     if (!driver.noDynamicId && this.type.parseNewId) {
       files.new_id = {
-        show: () => driver.dynIds.list().map((id) => this.type.formatId?.(id) ?? String(id)).join('\n'),
+        show: () => driver.dynIds.list().map((id) => this.idText(id)).join('\n'),
         store: (text) => this.storeNewId(driver, text),
       };
       files.remove_id = { store: (text) => this.storeRemoveId(driver, text) };
@@ -401,26 +401,50 @@ export class Bus<D extends Device = Device, Id = unknown> {
     if (driver.state !== 'registering' && driver.state !== 'registered') {
       throw new DriverStateError(driver.name, driver.state, 'new_id needs a registered driver');
     }
-    const id = this.type.parseNewId!(text, driver.idTable);
-    const format = (x: Id) => this.type.formatId?.(x) ?? JSON.stringify(x);
-    const key = format(id);
-    if (driver.dynIds.list().some((x) => format(x) === key)) {
+    return this.addDynamicId(driver, this.type.parseNewId!(text, driver.idTable));
+  }
+
+  /**
+   * Adds a parsed dynamic ID (what new_id does after parsing; usb-serial forwards its serial
+   * drivers' IDs to their usb driver through it). Refuses a duplicate. Attaches under a pin
+   * when the driver is registered; while it registers, the registration's own attach will.
+   */
+  addDynamicId(driver: Driver<D, Id>, id: Id, options: { attach?: boolean } = {}): Promise<void> | void {
+    if (driver.state !== 'registering' && driver.state !== 'registered') {
+      throw new DriverStateError(driver.name, driver.state, 'dynamic IDs need a registered driver');
+    }
+    const key = this.idText(id);
+    if (driver.dynIds.list().some((x) => this.idText(x) === key)) {
       throw new CoreError('EEXIST', `driver '${driver.name}' already has dynamic ID ${key}`);
     }
     driver.dynIds.add(id);
     this.index.addIds(driver, [id], true);
-    if (driver.state === 'registered' && this.autoprobe) {
+    if (driver.state === 'registered' && this.autoprobe && options.attach !== false) {
       return this.attachPinned(driver, 'core:new_id').then(() => undefined);
     }
+  }
+
+  /** Removes dynamic IDs the predicate selects; returns how many. */
+  removeDynamicIds(driver: Driver<D, Id>, select: (id: Id) => boolean): number {
+    const removed = driver.dynIds.remove(select);
+    if (removed.length) {
+      const gone = new Set(removed);
+      this.index.removeIds(driver, (id, dynamic) => dynamic && gone.has(id));
+    }
+    return removed.length;
+  }
+
+  /** How an ID reads back (the bus's formatId, else JSON). */
+  idText(id: Id): string {
+    return this.type.formatId?.(id) ?? JSON.stringify(id);
   }
 
   storeRemoveId(driver: Driver<D, Id>, text: string): void {
     const select = this.type.parseRemoveId?.(text);
     if (!select) throw new CoreError('EINVAL', `bus '${this.name}' has no remove_id`);
-    const removed = driver.dynIds.remove(select);
-    if (removed.length === 0) throw new NoSuchDeviceError(`driver '${driver.name}' has no dynamic ID '${text.trim()}'`);
-    const gone = new Set(removed);
-    this.index.removeIds(driver, (id, dynamic) => dynamic && gone.has(id));
+    if (this.removeDynamicIds(driver, select) === 0) {
+      throw new NoSuchDeviceError(`driver '${driver.name}' has no dynamic ID '${text.trim()}'`);
+    }
   }
 
   private async storeBind(driver: Driver<D, Id>, text: string): Promise<void> {

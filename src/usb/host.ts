@@ -36,6 +36,28 @@ export interface HostDevice {
    * several in flight (the read pipeline depends on it); nusb 3.x allows only one.
    */
   readonly maxTransfersInFlight: number;
+  /**
+   * The raw device descriptor, where the backend has it without touching the device (libusb,
+   * mocks). WebUSB leaves out bMaxPacketSize0 and iSerialNumber; drivers that need them read
+   * the descriptor (readDeviceDescriptor in src/usb/descriptors.ts) when this is absent.
+   */
+  readonly deviceDescriptor?: RawDeviceDescriptor;
+}
+
+/** The 18-byte USB device descriptor, decoded. */
+export interface RawDeviceDescriptor {
+  bcdUSB: number;
+  bDeviceClass: number;
+  bDeviceSubClass: number;
+  bDeviceProtocol: number;
+  bMaxPacketSize0: number;
+  idVendor: number;
+  idProduct: number;
+  bcdDevice: number;
+  iManufacturer: number;
+  iProduct: number;
+  iSerialNumber: number;
+  bNumConfigurations: number;
 }
 
 export type HostEvent =
