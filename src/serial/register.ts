@@ -33,11 +33,11 @@ import { UsbSerial, UsbSerialPort } from './port.ts';
 
 const log = childLog('serial.register');
 
-export type UsbSerialRegistrationState = 'registered' | 'deregistering' | 'deregistered';
+export type UsbSerialRegistrationState = 'registering' | 'registered' | 'deregistering' | 'deregistered';
 
 /** What registerUsbSerialDrivers hands back: the only way to deregister. */
 export class UsbSerialRegistration {
-  state: UsbSerialRegistrationState = 'registered';
+  state: UsbSerialRegistrationState = 'registering';
   /** @internal */ deregistration: Promise<void> | null = null;
 
   constructor(
@@ -117,7 +117,8 @@ export async function registerUsbSerialDrivers(
   }
 
   // (3) The IDs: the static table, plus what was written to the serial drivers' new_id while
-  // they registered; then attach under a pin.
+  // the registration ran; then attach under a pin. From reading those IDs to marking the
+  // registration complete nothing yields, so no write falls in between.
   usbDriver.setIdTable(ids);
   for (const sd of serialDrivers) {
     for (const id of sd.dynIds.list()) {
@@ -125,6 +126,7 @@ export async function registerUsbSerialDrivers(
       if (!usbDriver.dynIds.list().some((x) => formatUsbId(x) === key)) usbBus.addDynamicId(usbDriver, id as UsbDeviceId, { attach: false });
     }
   }
+  registration.state = 'registered';
   const pin = getDriver(usbDriver, `usb-serial:${name}:register`);
   if (pin) {
     try {
@@ -144,6 +146,7 @@ export function deregisterUsbSerialDrivers(registration: UsbSerialRegistration):
   registration.state = 'deregistering';
   registration.deregistration = teardown(registration, registration.serialDrivers).finally(() => {
     registration.state = 'deregistered';
+    registration.deregistration = null;
   });
   return registration.deregistration;
 }
@@ -158,8 +161,8 @@ async function teardown(reg: UsbSerialRegistration, serialDrivers: readonly Seri
 /**
  * A serial driver's new_id / remove_id. The ID goes into the serial driver's own dynamic IDs
  * (which pick the serial driver at probe time) and is forwarded to the usb driver, under a pin,
- * only while both are registered. While the serial driver registers, the ID is kept and the
- * registration forwards it at its last step; once the usb driver is gone, the write is refused.
+ * only while both are registered and the registration is complete. While the registration runs,
+ * the ID is kept and its last step forwards it; once the usb driver is gone, the write is refused.
  */
 function newIdAttributes(self: () => SerialDriver, reg: UsbSerialRegistration): Record<string, Attribute> {
   return {
@@ -171,7 +174,8 @@ function newIdAttributes(self: () => SerialDriver, reg: UsbSerialRegistration): 
           throw new DriverStateError(sd.name, sd.state, 'new_id needs a registered serial driver');
         }
         const id = parseUsbNewId(text, sd.spec.idTable);
-        if (sd.state === 'registering') {
+        if (reg.state === 'registering') {
+          // Kept; the registration's last step forwards it, so nothing binds before it completes.
           reg.serialBus.addDynamicId(sd, id);
           return;
         }
