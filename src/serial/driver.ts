@@ -3,6 +3,7 @@
 import { Driver, type Attribute } from '../core/index.ts';
 import type { UsbDeviceId } from '../usb/ids.ts';
 import type { UsbSerial, UsbSerialPort } from './port.ts';
+import type { PortOperations } from './port-ops.ts';
 import type { UsbSerialBus } from './bus.ts';
 import type { UsbDriver } from '../usb/driver.ts';
 
@@ -25,6 +26,8 @@ export interface SerialDriverSpec {
   disconnect?(serial: UsbSerial): void | Promise<void>;
   /** Frees what attach set up. */
   release?(serial: UsbSerial): void | Promise<void>;
+  /** Port I/O: open, settings, signals, read and write. Without it ports cannot be opened. */
+  readonly port?: PortOperations;
 }
 
 /** What the usb-serial bus matches ports by: the serial driver that made them. */

@@ -1,7 +1,18 @@
 // A usb-serial port: a device on the usb-serial bus (Linux: usb_serial_port, ttyUSB<n>), one
 // per interface or channel of a bound adapter. The user-facing API on it (open, settings,
 // streams) grows in src/serial/ as the chip drivers need it.
-import { Device } from '../core/index.ts';
+import { Subject, type Observable } from 'rxjs';
+import { CoreError, Device } from '../core/index.ts';
+import { childLog } from '../log.ts';
+import type { PortSink } from './port-ops.ts';
+import {
+  normalizeSettings,
+  type AppliedSettings,
+  type LineError,
+  type ModemLines,
+  type OutputSignals,
+  type SerialSettings,
+} from './settings.ts';
 import type { UsbDeviceId } from '../usb/ids.ts';
 import type { UsbDevice, UsbInterface } from '../usb/device.ts';
 import type { SerialDriver } from './driver.ts';
@@ -27,7 +38,48 @@ export class UsbSerial {
   }
 }
 
+const log = childLog('serial.port');
+
+export type PortState = 'closed' | 'opening' | 'open' | 'closing';
+
+export type PortEvent =
+  | { type: 'data'; data: Uint8Array; errors: readonly LineError[] }
+  | { type: 'line-error'; error: LineError; data: Uint8Array }
+  | { type: 'modem'; lines: ModemLines; changed: (keyof ModemLines)[] }
+  | { type: 'disconnect'; error: PortDisconnectedError }
+  | { type: 'open'; settings: AppliedSettings }
+  | { type: 'close' };
+
+/** The port's adapter was unplugged (or unbound) while in use. */
+export class PortDisconnectedError extends CoreError {
+  constructor(
+    readonly port: string,
+    /** For a write cut short: how many bytes the chip had taken. */
+    readonly bytesWritten = 0,
+  ) {
+    super('ENODEV', `port ${port} was disconnected${bytesWritten ? ` after ${bytesWritten} bytes of the write went out` : ''}`);
+  }
+}
+
+export class PortStateError extends CoreError {
+  constructor(port: string, state: PortState | 'gone', wanted: string) {
+    super('EBUSY', `port ${port} is ${state}; ${wanted}`);
+  }
+}
+
+/** Bytes per write handed to the chip driver at once, so a disconnect can say how far it got. */
+const WRITE_CHUNK = 16384;
+
 export class UsbSerialPort extends Device {
+  #state: PortState = 'closed';
+  #settings: AppliedSettings | null = null;
+  #lines: ModemLines | null = null;
+  #events = new Subject<PortEvent>();
+  #writing: Promise<unknown> = Promise.resolve();
+  #gone = false;
+  /** Counters for tests and the stress harness. */
+  readonly stats = { bytesRead: 0, bytesWritten: 0, lineErrors: 0 };
+
   constructor(
     readonly serial: UsbSerial,
     /** Index of the port within its adapter interface. */
@@ -36,6 +88,191 @@ export class UsbSerialPort extends Device {
     readonly minor: number,
   ) {
     super(`ttyUSB${minor}`, serial.intf);
+  }
+
+  /** Everything that happens on the port, in order. */
+  get events(): Observable<PortEvent> {
+    return this.#events.asObservable();
+  }
+
+  /** closed / opening / open / closing (the device-model state is `state`). */
+  get portState(): PortState {
+    return this.#state;
+  }
+
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  /** Whether the adapter is gone (unplugged or unbound); the port can no longer be opened. */
+  get gone(): boolean {
+    return this.#gone || this.serial.gone;
+  }
+
+  get settings(): AppliedSettings | null {
+    return this.#settings;
+  }
+
+  /** The last modem lines the chip reported. */
+  get modemLines(): ModemLines | null {
+    return this.#lines;
+  }
+
+  async open(options: Partial<SerialSettings> = {}): Promise<AppliedSettings> {
+    const ops = this.ops();
+    if (this.gone) throw new PortDisconnectedError(this.name);
+    if (this.#state !== 'closed') throw new PortStateError(this.name, this.#state, 'open needs a closed port');
+    const settings = normalizeSettings(options);
+    this.#state = 'opening';
+    try {
+      const applied = await ops.open(this, settings, this.sink());
+      if (this.#state !== 'opening') throw new PortDisconnectedError(this.name); // unplugged meanwhile
+      this.#settings = applied;
+      this.#state = 'open';
+      this.#events.next({ type: 'open', settings: applied });
+      return applied;
+    } catch (err) {
+      if (this.#state === 'opening') {
+        this.#state = 'closed';
+        await ops.close(this).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    if (this.#state === 'closing') throw new PortStateError(this.name, 'closing', 'close is already running');
+    this.#state = 'closing';
+    await this.#writing.catch(() => undefined);
+    try {
+      if (!this.gone) await this.ops().close(this);
+    } finally {
+      this.#state = 'closed';
+      this.#settings = null;
+      this.#events.next({ type: 'close' });
+    }
+  }
+
+  async setSettings(options: Partial<SerialSettings>): Promise<AppliedSettings> {
+    this.requireOpen('setSettings');
+    const settings = normalizeSettings(options, this.#settings ?? undefined);
+    this.#settings = await this.ops().setSettings(this, settings);
+    return this.#settings;
+  }
+
+  async setSignals(signals: OutputSignals): Promise<void> {
+    this.requireOpen('setSignals');
+    await this.ops().setSignals(this, signals);
+  }
+
+  async getSignals(): Promise<ModemLines> {
+    this.requireOpen('getSignals');
+    const lines = await this.ops().getModemLines(this);
+    this.noteModem(lines);
+    return lines;
+  }
+
+  /** Discards buffered data: `rx` received and unread, `tx` written and unsent. */
+  async flush(what: { rx?: boolean; tx?: boolean } = { rx: true, tx: true }): Promise<void> {
+    this.requireOpen('flush');
+    await this.ops().purge(this, { rx: what.rx ?? false, tx: what.tx ?? false });
+  }
+
+  /**
+   * Writes bytes; resolves with the count once the chip has taken them all. Writes are queued
+   * in order. On unplug it rejects with PortDisconnectedError saying how many bytes went out.
+   */
+  write(data: Uint8Array): Promise<number> {
+    this.requireOpen('write');
+    const run = this.#writing.catch(() => undefined).then(() => this.writeNow(data));
+    this.#writing = run;
+    return run;
+  }
+
+  /** Resolves when every queued write has been taken by the chip. */
+  async drain(): Promise<void> {
+    await this.#writing.catch(() => undefined);
+  }
+
+  /** Backpressure: stop / restart reading from the chip. */
+  pauseReading(): void {
+    this.serial.type.spec.port?.pauseReading?.(this);
+  }
+
+  resumeReading(): void {
+    this.serial.type.spec.port?.resumeReading?.(this);
+  }
+
+  /**
+   * @internal the adapter is going (unplug or unbind): the port closes with a clear error and
+   * its user hears `disconnect`. Called by usb-serial before the driver's own disconnect.
+   */
+  markGone(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    const error = new PortDisconnectedError(this.name);
+    const wasOpen = this.#state !== 'closed';
+    this.#state = 'closed';
+    this.#settings = null;
+    this.#events.next({ type: 'disconnect', error });
+    if (wasOpen) this.#events.next({ type: 'close' });
+    this.#events.complete();
+  }
+
+  private async writeNow(data: Uint8Array): Promise<number> {
+    let sent = 0;
+    while (sent < data.length) {
+      if (this.gone) throw new PortDisconnectedError(this.name, sent);
+      if (this.#state !== 'open') throw new PortStateError(this.name, this.#state, 'the port closed during the write');
+      const chunk = data.subarray(sent, sent + WRITE_CHUNK);
+      try {
+        await this.ops().write(this, chunk);
+      } catch (err) {
+        if (this.gone || (err as { name?: string })?.name === 'NotFoundError') throw new PortDisconnectedError(this.name, sent);
+        throw err;
+      }
+      sent += chunk.length;
+      this.stats.bytesWritten += chunk.length;
+    }
+    return sent;
+  }
+
+  private sink(): PortSink {
+    return {
+      data: (data, errors) => {
+        if (this.#state === 'closed' || this.#gone) return;
+        this.stats.bytesRead += data.length;
+        this.#events.next({ type: 'data', data, errors });
+        for (const error of errors) {
+          this.stats.lineErrors++;
+          this.#events.next({ type: 'line-error', error, data });
+        }
+      },
+      modem: (lines) => this.noteModem(lines),
+      failed: (error) => {
+        log.debug({ port: this.name, err: error }, 'read side failed');
+        this.markGone();
+      },
+    };
+  }
+
+  private noteModem(lines: ModemLines): void {
+    const prev = this.#lines;
+    this.#lines = { ...lines };
+    const changed = (['cts', 'dsr', 'ri', 'dcd'] as const).filter((k) => !prev || prev[k] !== lines[k]);
+    if (prev && changed.length && !this.#gone) this.#events.next({ type: 'modem', lines: { ...lines }, changed });
+  }
+
+  private requireOpen(what: string): void {
+    if (this.gone) throw new PortDisconnectedError(this.name);
+    if (this.#state !== 'open') throw new PortStateError(this.name, this.#state, `${what} needs an open port`);
+  }
+
+  private ops() {
+    const ops = this.serial.type.spec.port;
+    if (!ops) throw new CoreError('EINVAL', `serial driver '${this.serial.type.name}' has no port operations`);
+    return ops;
   }
 
   /** The serial driver's type name (what the usb-serial bus matches ports by). */

@@ -260,6 +260,8 @@ async function usbSerialProbe(
 async function usbSerialDisconnect(serialBus: UsbSerialBus, intf: UsbInterface): Promise<void> {
   const serial = intf.driverData;
   if (!(serial instanceof UsbSerial)) return;
+  // Users hear it first: open ports close with PortDisconnectedError, pending writes say how far they got.
+  for (const port of serial.ports) port.markGone();
   await safely(() => serial.type.spec.disconnect?.(serial), 'disconnect', serial);
   await removePorts(serialBus, serial);
   await safely(() => serial.type.spec.release?.(serial), 'release', serial);

@@ -1,0 +1,108 @@
+// A steady IN pipeline: several transfers in flight on one endpoint (as many as the backend
+// allows), each resubmitted as soon as it completes, so a fast UART does not overrun the chip
+// while the host is busy. A timeout is an idle line, not a fault; the device gone stops it.
+import { childLog } from '../log.ts';
+import { transferErrorKind } from '../usb/host.ts';
+
+const log = childLog('serial.pipeline');
+
+export interface InPipelineOptions {
+  device: USBDevice;
+  /** Endpoint number (without the direction bit). */
+  endpoint: number;
+  /** Bytes per transfer (a multiple of the max packet size). */
+  transferSize: number;
+  /** Transfers in flight (clamped to at least 1). */
+  inFlight: number;
+  /** Completed transfers, in submission order. */
+  onData(data: DataView): void;
+  /** The pipeline stopped on its own: the device went away or the endpoint failed. */
+  onStop(reason: { kind: 'disconnected' | 'stall' | 'error'; error?: unknown }): void;
+}
+
+export class InPipeline {
+  private running = false;
+  private paused = false;
+  private pending = 0;
+  private readonly order: Promise<void>[] = [];
+  private idle: (() => void) | null = null;
+
+  constructor(private readonly o: InPipelineOptions) {}
+
+  get inFlight(): number {
+    return this.pending;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.fill();
+  }
+
+  /** Stops resubmitting (reads already in flight complete); resume() carries on. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (this.running) this.fill();
+  }
+
+  /** Stops and waits until no transfer is in flight (they end by completion, timeout or abort). */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.pending === 0) return;
+    await new Promise<void>((r) => (this.idle = r));
+  }
+
+  private fill(): void {
+    const want = Math.max(1, this.o.inFlight);
+    while (this.running && !this.paused && this.pending < want) this.submit();
+  }
+
+  private submit(): void {
+    this.pending++;
+    const transfer = this.o.device.transferIn(this.o.endpoint, this.o.transferSize);
+    // Deliver in submission order even if the backend completes out of order.
+    const prev = this.order[this.order.length - 1] ?? Promise.resolve();
+    const step = prev.then(() =>
+      transfer.then(
+        (r) => {
+          if (!this.running) return;
+          if (r.status === 'ok' && r.data) {
+            if (r.data.byteLength > 0) this.o.onData(r.data);
+          } else if (r.status === 'stall') {
+            this.halt({ kind: 'stall' });
+          } else {
+            this.halt({ kind: 'error', error: new Error(`transferIn status ${r.status}`) });
+          }
+        },
+        (err: unknown) => {
+          const kind = transferErrorKind(err);
+          if (kind === 'timeout' || !this.running) return;
+          if (kind === 'aborted') return;
+          this.halt({ kind: kind === 'disconnected' ? 'disconnected' : 'error', error: err });
+        },
+      ),
+    );
+    this.order.push(step);
+    void step.finally(() => {
+      this.order.shift();
+      this.pending--;
+      if (this.running) this.fill();
+      else if (this.pending === 0 && this.idle) {
+        const done = this.idle;
+        this.idle = null;
+        done();
+      }
+    });
+  }
+
+  private halt(reason: { kind: 'disconnected' | 'stall' | 'error'; error?: unknown }): void {
+    if (!this.running) return;
+    this.running = false;
+    log.debug({ endpoint: this.o.endpoint, reason: reason.kind }, 'IN pipeline stopped');
+    this.o.onStop(reason);
+  }
+}
