@@ -2,6 +2,9 @@
 import { defaultModel } from './core/model.ts';
 
 export * from './core/index.ts';
+export * from './usb/index.ts';
+export { defaultUsb } from './usb/default.ts';
+export * from './serial/index.ts';
 export { log, childLog } from './log.ts';
 
 /** The attribute tree of the default driver model (sysfs-like: read, write, list). */
