@@ -1,0 +1,82 @@
+// usb-serial-harness/mocks: the emulated USB lab. Chip emulations (FTDI, PL2303) add their
+// exports below the base ones.
+export {
+  defineDevice,
+  bcdVersion,
+  toWebUsbConfiguration,
+  toWebUsbEndpoint,
+  encodeDeviceDescriptor,
+  encodeConfigurationDescriptor,
+  encodeStringDescriptor,
+  encodeLangIds,
+  findEndpoint,
+  DescriptorType,
+} from './descriptors.ts';
+export type {
+  DeviceDescriptor,
+  ConfigurationDescriptor,
+  InterfaceDescriptor,
+  AlternateSettingDescriptor,
+  EndpointDescriptor,
+  EndpointTransferType,
+  DeviceSpec,
+  ConfigurationSpec,
+  InterfaceSpec,
+  AlternateSpec,
+  EndpointSpec,
+  InterfaceStateSource,
+} from './descriptors.ts';
+
+export { MockUsbDevice, decodeSetup, encodeRequestType } from './device.ts';
+export type {
+  MockBehaviour,
+  MockDeviceContext,
+  ControlSetup,
+  ControlReply,
+  InReply,
+  OutReply,
+  TransferOptions,
+  MockUsbDeviceOptions,
+  ResourceReport,
+} from './device.ts';
+
+export { TransferLog } from './transfer-log.ts';
+export type { TransferLogEntry, TransferLogOptions, TransferKind, SetupFields } from './transfer-log.ts';
+
+export { FaultInjector } from './faults.ts';
+export type { FaultSpec, FaultKind, FaultRule, FiredFault } from './faults.ts';
+
+export { MockUsbHost, MockWebUsb, MockKernelDriver, MockUsbConnectionEvent, parsePortPath, filterMatches } from './host.ts';
+export type { MockHostDevice, MockUsbHostOptions, PlugOptions, MockKernelDriverOptions, KernelDriverRecord } from './host.ts';
+
+export { UartPort, loopbackPlug, nullModem, simulateLine, bitsPerChar, DEFAULT_LINE_SETTINGS } from './uart.ts';
+export type {
+  LineSettings,
+  Parity,
+  LineErrorKind,
+  RxErrorMark,
+  RxChunk,
+  OutputPins,
+  InputPins,
+  UartStats,
+  UartPortOptions,
+  Wire,
+} from './uart.ts';
+
+export { parseLsusb, parseLsusbAll, mockDeviceFromLsusb } from './lsusb.ts';
+export type { LsusbDevice } from './lsusb.ts';
+
+export {
+  MockLabError,
+  DescriptorError,
+  AlreadyPluggedError,
+  NotPluggedError,
+  PortPathError,
+  FaultSpecError,
+  KernelDriverError,
+  UartError,
+  LsusbParseError,
+  TransferLimitError,
+  webUsbError,
+} from './errors.ts';
+export type { WebUsbErrorName } from './errors.ts';
