@@ -24,6 +24,7 @@ import {
 } from '../core/index.ts';
 import { childLog } from '../log.ts';
 import type { UsbBus } from '../usb/bus.ts';
+import { defaultUsb } from '../usb/default.ts';
 import type { UsbInterface } from '../usb/device.ts';
 import { UsbDriver } from '../usb/driver.ts';
 import { formatUsbId, parseUsbNewId, parseUsbRemoveId, usbMatchId, type UsbDeviceId } from '../usb/ids.ts';
@@ -81,7 +82,7 @@ export async function registerUsbSerialDrivers(
   ids: readonly UsbDeviceId[],
   options: RegisterUsbSerialOptions = {},
 ): Promise<UsbSerialRegistration> {
-  const usbBus = options.usbBus ?? (await import('../usb/default.ts')).defaultUsb().bus;
+  const usbBus = options.usbBus ?? defaultUsb().bus;
   const serialBus = usbSerialBusOf(usbBus);
   const serialDrivers: SerialDriver[] = [];
 
