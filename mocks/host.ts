@@ -8,6 +8,7 @@ import {
   type HostDevice,
   type HostEvent,
   type KernelDriverControl,
+  type RawDeviceDescriptor,
   type UsbLocation,
 } from '../src/usb/host.ts';
 import { childLog } from '../src/log.ts';
@@ -141,6 +142,24 @@ class Attachment implements MockHostDevice {
   }
   get portPath(): string {
     return formatPortPath(this.location);
+  }
+  /** The raw descriptor, as libusb hands it out without opening the device. */
+  get deviceDescriptor(): RawDeviceDescriptor {
+    const d = this.usb.descriptor;
+    return {
+      bcdUSB: d.bcdUSB,
+      bDeviceClass: d.bDeviceClass,
+      bDeviceSubClass: d.bDeviceSubClass,
+      bDeviceProtocol: d.bDeviceProtocol,
+      bMaxPacketSize0: d.bMaxPacketSize0,
+      idVendor: d.idVendor,
+      idProduct: d.idProduct,
+      bcdDevice: d.bcdDevice,
+      iManufacturer: d.iManufacturer,
+      iProduct: d.iProduct,
+      iSerialNumber: d.iSerialNumber,
+      bNumConfigurations: d.configurations.length,
+    };
   }
 }
 

@@ -7,3 +7,4 @@ export * from './host.ts';
 export { hotplugEvents, matchingDevices, type HotplugEvent, type HotplugFilter } from './hotplug.ts';
 export * from './ids.ts';
 export { UsbSubsystem, type UsbSubsystemOptions } from './subsystem.ts';
+export * from './backends/index.ts';

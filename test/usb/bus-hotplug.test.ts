@@ -248,3 +248,35 @@ describe('usb: pins across layers', () => {
     expect(done).to.equal(true);
   });
 });
+
+describe('usb: hotplug order (property)', () => {
+  it('the stream reproduces the backend sequence: per device attach/detach alternate, in order, none lost', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.boolean()), { maxLength: 300 }), async (ops) => {
+        const backend = new FakeBackend();
+        const got: HotplugEvent[] = [];
+        const sub = hotplugEvents(backend).subscribe((e) => got.push(e));
+        await new Promise((r) => setImmediate(r));
+        const plugged = new Map<number, ReturnType<FakeBackend['plug']>>();
+        const expected: string[] = [];
+        for (const [slot, dup] of ops) {
+          const h = plugged.get(slot);
+          if (h) {
+            backend.unplug(h);
+            plugged.delete(slot);
+            expected.push(`detach ${h.key}`);
+          } else {
+            const n = backend.plug({ vendorId: 1, productId: slot });
+            if (dup) backend.emit({ type: 'connect', device: n }); // a duplicated connect
+            plugged.set(slot, n);
+            expected.push(`attach ${n.key}`);
+          }
+        }
+        sub.unsubscribe();
+        expect(got.map((e) => `${e.type} ${e.device.key}`)).to.deep.equal(expected);
+        expect(got.map((e) => e.seq)).to.deep.equal(got.map((_, i) => i + 1));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
