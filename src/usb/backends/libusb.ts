@@ -12,6 +12,7 @@ import {
   type HostDevice,
   type HostEvent,
   type KernelDriverControl,
+  type RawDeviceDescriptor,
   type UsbLocation,
 } from '../host.ts';
 import { childLog } from '../../log.ts';
@@ -68,6 +69,9 @@ export interface LibusbDeviceDescriptor {
   iManufacturer: number;
   iProduct: number;
   iSerialNumber: number;
+  /** Present in the real package (and what WebUSB leaves out); optional for fakes. */
+  bMaxPacketSize0?: number;
+  bNumConfigurations?: number;
 }
 
 type ErrCallback = (error?: LibusbError | null) => void;
@@ -880,6 +884,26 @@ class LibusbHostDevice implements HostDevice {
   readonly maxTransfersInFlight: number;
   /** Resolves once the string descriptors are known. */
   ready: Promise<void> = Promise.resolve();
+
+  /** libusb reads the device descriptor at enumeration: no need to open the device for it. */
+  get deviceDescriptor(): RawDeviceDescriptor | undefined {
+    const d = this.usb.legacy.deviceDescriptor;
+    if (d.bMaxPacketSize0 === undefined) return undefined;
+    return {
+      bcdUSB: d.bcdUSB,
+      bDeviceClass: d.bDeviceClass,
+      bDeviceSubClass: d.bDeviceSubClass,
+      bDeviceProtocol: d.bDeviceProtocol,
+      bMaxPacketSize0: d.bMaxPacketSize0,
+      idVendor: d.idVendor,
+      idProduct: d.idProduct,
+      bcdDevice: d.bcdDevice,
+      iManufacturer: d.iManufacturer,
+      iProduct: d.iProduct,
+      iSerialNumber: d.iSerialNumber,
+      bNumConfigurations: d.bNumConfigurations ?? 1,
+    };
+  }
 
   constructor(lib: LibusbModule, legacy: LibusbLegacyDevice, opts: ResolvedOptions) {
     this.location = {
