@@ -1,0 +1,214 @@
+// Type detection through the whole stack: emulated parts with the descriptors real ones report,
+// plugged into the mock host, probed by the usb-serial registration of the pl2303 driver.
+import { expect } from 'chai';
+import { UnsupportedPl2303Error, Pl2303EndpointError } from '../../../drivers/pl2303/index.ts';
+import { createPl2303, pl2303FromDescriptor, pl2303FromLsusb, pl2303DeviceSpec, type Pl2303Part } from '../../../mocks/pl2303/index.ts';
+import { controlLines, pl2303Lab } from './lab.ts';
+
+// `lsusb -v -d 067b:2303` for a PL2303HX cable (USB 1.1, bcdDevice 3.00, 64-byte ep0).
+export const PL2303HX_LSUSB = `
+Bus 003 Device 012: ID 067b:2303 Prolific Technology, Inc. PL2303 Serial Port / Mobile Action MA-8910P
+Device Descriptor:
+  bLength                18
+  bDescriptorType         1
+  bcdUSB               1.10
+  bDeviceClass            0 
+  bDeviceSubClass         0 
+  bDeviceProtocol         0 
+  bMaxPacketSize0        64
+  idVendor           0x067b Prolific Technology, Inc.
+  idProduct          0x2303 PL2303 Serial Port / Mobile Action MA-8910P
+  bcdDevice            3.00
+  iManufacturer           1 Prolific Technology Inc.
+  iProduct                2 USB-Serial Controller
+  iSerial                 0 
+  bNumConfigurations      1
+  Configuration Descriptor:
+    bLength                 9
+    bDescriptorType         2
+    wTotalLength       0x0027
+    bNumInterfaces          1
+    bConfigurationValue     1
+    iConfiguration          0 
+    bmAttributes         0x80
+      (Bus Powered)
+    MaxPower              100mA
+    Interface Descriptor:
+      bLength                 9
+      bDescriptorType         4
+      bInterfaceNumber        0
+      bAlternateSetting       0
+      bNumEndpoints           3
+      bInterfaceClass       255 Vendor Specific Class
+      bInterfaceSubClass      0 
+      bInterfaceProtocol      0 
+      iInterface              0 
+      Endpoint Descriptor:
+        bLength                 7
+        bDescriptorType         5
+        bEndpointAddress     0x81  EP 1 IN
+        bmAttributes            3
+          Transfer Type            Interrupt
+          Synch Type               None
+          Usage Type               Data
+        wMaxPacketSize     0x000a  1x 10 bytes
+        bInterval               1
+      Endpoint Descriptor:
+        bLength                 7
+        bDescriptorType         5
+        bEndpointAddress     0x02  EP 2 OUT
+        bmAttributes            2
+          Transfer Type            Bulk
+          Synch Type               None
+          Usage Type               Data
+        wMaxPacketSize     0x0040  1x 64 bytes
+        bInterval               0
+      Endpoint Descriptor:
+        bLength                 7
+        bDescriptorType         5
+        bEndpointAddress     0x83  EP 3 IN
+        bmAttributes            2
+          Transfer Type            Bulk
+          Synch Type               None
+          Usage Type               Data
+        wMaxPacketSize     0x0040  1x 64 bytes
+        bInterval               0
+Device Status:     0x0000
+  (Bus Powered)
+`;
+
+const HX_STATUS_PROBE = 'c0 01 8080 0000 1';
+const GET_LINE = 'a1 21 0000 0000 7';
+
+interface Case {
+  part: Pl2303Part;
+  type: string;
+  /** The 0x8080 probe: answered, stalled, or not sent. */
+  probe: 'answered' | 'stalled' | 'none';
+  clone?: boolean;
+}
+
+const CASES: Case[] = [
+  { part: 'PL2303H', type: 'H', probe: 'none' },
+  { part: 'PL2303H-8', type: 'H', probe: 'none' },
+  { part: 'PL2303HX', type: 'HX', probe: 'none' },
+  { part: 'PL2303HXD', type: 'HXD', probe: 'none' },
+  { part: 'PL2303HXD-clone', type: 'HXD', probe: 'none', clone: true },
+  { part: 'PL2303TA', type: 'TA', probe: 'answered' },
+  { part: 'PL2303TB', type: 'TB', probe: 'answered' },
+  { part: 'PL2303GC', type: 'HXN', probe: 'none' },
+  { part: 'PL2303GB', type: 'HXN', probe: 'none' },
+  { part: 'PL2303GT', type: 'HXN', probe: 'stalled' },
+  { part: 'PL2303GL', type: 'HXN', probe: 'none' },
+  { part: 'PL2303GE', type: 'HXN', probe: 'stalled' },
+  { part: 'PL2303GS', type: 'HXN', probe: 'none' },
+];
+
+describe('PL2303 detection through the whole stack', () => {
+  for (const c of CASES) {
+    it(`${c.part} is ${c.type}${c.clone ? ' (clone: no break, cached line settings)' : ''}`, async () => {
+      const lab = await pl2303Lab();
+      try {
+        const { device } = createPl2303(c.part);
+        await lab.plug(device);
+        const info = lab.info();
+        expect(info.type).to.equal(c.type);
+        expect(info.quirks.legacy).to.equal(c.type === 'H');
+        expect(info.quirks.noBreakGetLine).to.equal(c.clone === true);
+        expect(lab.reg.ports()).to.have.length(1);
+        const lines = controlLines(device.transferLog);
+        const probe = lines.filter((l) => l.startsWith(HX_STATUS_PROBE));
+        if (c.probe === 'none') expect(probe).to.deep.equal([]);
+        else expect(probe).to.deep.equal([c.probe === 'stalled' ? `${HX_STATUS_PROBE} STALL` : HX_STATUS_PROBE]);
+        // The clone check (GET_LINE) runs for HXD only, before the start-up sequence.
+        const getLines = lines.filter((l) => l.startsWith(GET_LINE));
+        if (c.type === 'HXD') expect(getLines).to.deep.equal([c.clone ? `${GET_LINE} STALL` : GET_LINE]);
+        else expect(getLines).to.deep.equal([]);
+      } finally {
+        await lab.close();
+      }
+    });
+  }
+
+  it('every bcdDevice pl2303.c lists as HXN on USB 2.0 (G series), without a probe', async () => {
+    const lab = await pl2303Lab();
+    try {
+      const bcds = [0x100, 0x105, 0x305, 0x400, 0x405, 0x505, 0x600, 0x605, 0x700, 0x705, 0x905, 0x1005];
+      for (const [i, bcd] of bcds.entries()) {
+        const { device } = pl2303FromDescriptor(pl2303DeviceSpec('PL2303GC', { bcdDevice: bcd, serialNumber: `G${i}` }));
+        await lab.plug(device);
+        expect(lab.info(i).type, `bcdDevice 0x${bcd.toString(16)}`).to.equal('HXN');
+        expect(controlLines(device.transferLog).filter((l) => l.startsWith(HX_STATUS_PROBE))).to.deep.equal([]);
+      }
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('an OEM ID (ATEN 0557:2008) with an HX inside, and a Siemens cable with the status at offset 0', async () => {
+    const lab = await pl2303Lab();
+    try {
+      const aten = createPl2303('PL2303HX', { descriptor: { idVendor: 0x0557, idProduct: 0x2008 } });
+      await lab.plug(aten.device);
+      expect(lab.info(0).type).to.equal('HX');
+      const siemens = createPl2303('PL2303HX', { descriptor: { idVendor: 0x11f5, idProduct: 0x0003 }, chip: { statusIndex0: true } });
+      await lab.plug(siemens.device);
+      expect(lab.info(1).statusIndex).to.equal(0);
+      expect(lab.info(0).statusIndex).to.equal(8);
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('builds a part from lsusb -v text and detects it', async () => {
+    const lab = await pl2303Lab();
+    try {
+      const { device, chip } = pl2303FromLsusb(PL2303HX_LSUSB);
+      expect(chip.type).to.equal('HX');
+      await lab.plug(device);
+      expect(lab.info().type).to.equal('HX');
+      expect(lab.info().endpoints.interruptIn.address).to.equal(0x81);
+      expect(lab.info().endpoints.bulkOut.address).to.equal(0x02);
+      expect(lab.info().endpoints.bulkIn.address).to.equal(0x83);
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('refuses unknown combinations clearly and leaves the interface unbound', async () => {
+    const lab = await pl2303Lab();
+    try {
+      // bcdUSB 2.00 with a bcdDevice no PL2303 reports: the chip model needs a type, the driver refuses.
+      const { device } = pl2303FromDescriptor(pl2303DeviceSpec('PL2303TA', { bcdDevice: 0x0800 }), { type: 'TA' });
+      await lab.plug(device);
+      expect(lab.reg.adapters()).to.deep.equal([]);
+      expect(lab.probeErrors).to.have.length(1);
+      const err = lab.probeErrors[0].error as UnsupportedPl2303Error;
+      expect(err).to.be.instanceOf(UnsupportedPl2303Error);
+      expect(err.message).to.match(/bcdUSB 0x0200 with bcdDevice 0x0800/);
+      expect(device.resources().pendingTransfers).to.equal(0);
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('refuses an interface without its interrupt endpoint, naming it', async () => {
+    const lab = await pl2303Lab();
+    try {
+      const spec = pl2303DeviceSpec('PL2303HX');
+      const noInt = {
+        ...spec,
+        configurations: [{ interfaces: [{ endpoints: [{ bEndpointAddress: 0x02, type: 'bulk' as const }, { bEndpointAddress: 0x83, type: 'bulk' as const }] }] }],
+      };
+      const { device } = pl2303FromDescriptor(noInt, { type: 'HX' });
+      await lab.plug(device);
+      expect(lab.reg.adapters()).to.deep.equal([]);
+      expect(lab.probeErrors).to.have.length(1);
+      expect(lab.probeErrors[0].error).to.be.instanceOf(Pl2303EndpointError);
+      expect(String(lab.probeErrors[0].error)).to.match(/required interrupt IN endpoint missing/);
+      expect(controlLines(device.transferLog)).to.deep.equal([]); // nothing was sent to it
+    } finally {
+      await lab.close();
+    }
+  });
+});
