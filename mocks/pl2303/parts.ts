@@ -113,8 +113,10 @@ export function pl2303DeviceSpec(p: Pl2303Part, overrides: Partial<DeviceSpec> =
 
 /**
  * Which chip behaviour fits a descriptor, from the emulation's side (for descriptors pasted from
- * `lsusb -v`): the G-series product IDs and bcdUSB 2.00 parts, the HXD by bcdDevice 4.00 on USB
- * 1.1, the legacy parts by class or control endpoint size. Ambiguous or unknown: undefined.
+ * `lsusb -v`): the legacy parts by class or control endpoint size, HX/HXD on USB 1.1 by
+ * bcdDevice, the G series by Prolific's product IDs or the bcdDevice values only G parts use.
+ * bcdUSB 2.00 with bcdDevice 3.00 or 5.00 is a TA/TB or a G part: only Prolific's own product
+ * IDs say which; on an OEM ID the answer is undefined (the caller must say).
  */
 export function pl2303TypeForDescriptor(d: {
   idVendor: number;
@@ -125,12 +127,12 @@ export function pl2303TypeForDescriptor(d: {
   bcdDevice: number;
 }): Pl2303Type | undefined {
   if (d.bDeviceClass === 0x02 || d.bMaxPacketSize0 !== 64) return 'H';
-  const gSeries = d.idVendor === 0x067b && d.idProduct >= 0x23a3 && d.idProduct <= 0x23f3 && (d.idProduct & 0x0f) === 0x03;
   if (d.bcdUSB === 0x0110 || d.bcdUSB === 0x0101) return d.bcdDevice === 0x0400 ? 'HXD' : 'HX';
   if (d.bcdUSB !== 0x0200) return undefined;
-  if (gSeries) return 'HXN';
-  if (d.bcdDevice === 0x0300) return 'TA';
-  if (d.bcdDevice === 0x0500) return 'TB';
+  const prolific = d.idVendor === 0x067b;
+  if (prolific && [0x23a3, 0x23b3, 0x23c3, 0x23d3, 0x23e3, 0x23f3].includes(d.idProduct)) return 'HXN';
+  if (d.bcdDevice === 0x0300) return prolific && d.idProduct === 0x2303 ? 'TA' : undefined;
+  if (d.bcdDevice === 0x0500) return prolific && (d.idProduct === 0x2304 || d.idProduct === 0x2303) ? 'TB' : undefined;
   if ([0x0100, 0x0105, 0x0305, 0x0400, 0x0405, 0x0505, 0x0600, 0x0605, 0x0700, 0x0705, 0x0905, 0x1005].includes(d.bcdDevice)) return 'HXN';
   return undefined;
 }
