@@ -66,6 +66,12 @@ export interface FtdiBulkIn {
   readonly line: FtdiLineStatus | undefined;
   /** Line errors in payload order. */
   readonly errors: readonly FtdiLineError[];
+  /**
+   * The modem status of the first packet, then of every packet whose modem byte differs from the
+   * packet before it, with the payload index where that packet's data starts. Lets a driver
+   * report a CTS pulse that starts and ends within one transfer, in order with the data.
+   */
+  readonly modemChanges: readonly { readonly position: number; readonly modem: FtdiModemStatus }[];
   /** Packets parsed (including status-only ones). */
   readonly packets: number;
   /** Chunks too short to hold the status bytes (skipped, as Linux does). */
@@ -122,10 +128,13 @@ export function parseFtdiBulkIn(transfer: Uint8Array, maxPacketSize: number): Ft
   const payload = new Uint8Array(total);
   const errors: FtdiLineError[] = [];
   let modem: FtdiModemStatus | undefined;
-  let line: FtdiLineStatus | undefined;
+  const modemChanges: { position: number; modem: FtdiModemStatus }[] = [];
+  let lastModem = 0;
+  let lastLine = -1;
   let packets = 0;
   let malformed = 0;
   let out = 0;
+  const L = FTDI_LINE_STATUS;
 
   for (let i = 0; i < transfer.length; i += size) {
     const len = Math.min(size, transfer.length - i);
@@ -134,19 +143,30 @@ export function parseFtdiBulkIn(transfer: Uint8Array, maxPacketSize: number): Ft
       continue;
     }
     packets++;
-    modem = parseFtdiModemStatus(transfer[i]!);
-    line = parseFtdiLineStatus(transfer[i + 1]!);
+    // Only the line bits count (bits 0..3 are reserved; bit 0 is always 1).
+    lastModem = transfer[i]!;
+    if (!modem || ((modem.raw ^ lastModem) & 0xf0) !== 0) {
+      modem = parseFtdiModemStatus(lastModem);
+      modemChanges.push({ position: out, modem });
+    }
+    const lsr = transfer[i + 1]!;
+    lastLine = lsr;
     const n = len - 2;
     if (n === 0) continue;
     payload.set(transfer.subarray(i + 2, i + len), out);
 
-    if (line.overrun) errors.push({ kind: 'overrun', position: out, length: 0 });
-    const brk = line.break && transfer[i + len - 1] === 0;
-    const flagged = brk ? n - 1 : n;
-    const kind: FtdiLineErrorKind | undefined = line.parity ? 'parity' : line.framing ? 'framing' : undefined;
-    if (kind && flagged > 0) errors.push({ kind, position: out, length: flagged });
-    if (brk) errors.push({ kind: 'break', position: out + n - 1, length: 1 });
+    if (lsr & (L.OVERRUN | L.PARITY | L.FRAMING | L.BREAK)) {
+      if (lsr & L.OVERRUN) errors.push({ kind: 'overrun', position: out, length: 0 });
+      const brk = (lsr & L.BREAK) !== 0 && transfer[i + len - 1] === 0;
+      const flagged = brk ? n - 1 : n;
+      const kind: FtdiLineErrorKind | undefined = lsr & L.PARITY ? 'parity' : lsr & L.FRAMING ? 'framing' : undefined;
+      if (kind && flagged > 0) errors.push({ kind, position: out, length: flagged });
+      if (brk) errors.push({ kind: 'break', position: out + n - 1, length: 1 });
+    }
     out += n;
   }
-  return { payload, modem, line, errors, packets, malformed };
+  // The last packet's status byte exactly (its reserved bits may differ from the last change's).
+  if (modem && modem.raw !== lastModem) modem = parseFtdiModemStatus(lastModem);
+  const line = lastLine < 0 ? undefined : parseFtdiLineStatus(lastLine);
+  return { payload, modem, line, errors, modemChanges, packets, malformed };
 }

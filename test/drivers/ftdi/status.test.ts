@@ -191,3 +191,29 @@ describe('FTDI status: line errors', () => {
     );
   });
 });
+
+describe('FTDI status: modem changes within a transfer', () => {
+  it('lists the first status and every change, at the payload index where its packet starts', () => {
+    const t = transfer(
+      64,
+      pkt(IDLE, TEMT, ...fill(62)),
+      pkt(IDLE | M.CTS, TEMT, ...fill(62)),
+      pkt(IDLE | M.CTS | 0x02, TEMT, ...fill(62)), // reserved bits change: not a line change
+      pkt(IDLE, TEMT, 0x41),
+    );
+    const r = parseFtdiBulkIn(t, 64);
+    expect(r.modemChanges.map((c) => [c.position, c.modem.cts])).to.deep.equal([
+      [0, false],
+      [62, true],
+      [186, false],
+    ]);
+    expect(r.modem!.raw).to.equal(IDLE);
+  });
+
+  it('a status-only transfer gives one entry at position 0; the last packet\'s exact byte stays in `modem`', () => {
+    const r = parseFtdiBulkIn(Uint8Array.from([IDLE | M.DSR | 0x02, TEMT]), 64);
+    expect(r.modemChanges.map((c) => c.position)).to.deep.equal([0]);
+    expect(r.modem!.raw).to.equal(IDLE | M.DSR | 0x02);
+    expect(parseFtdiBulkIn(new Uint8Array(0), 64).modemChanges).to.deep.equal([]);
+  });
+});
