@@ -1,0 +1,89 @@
+// A bounded byte FIFO with one flag byte per data byte: the emulated chip's receive buffer,
+// holding bytes from the line (and their line-status error bits) until the host reads them.
+
+export class FlaggedRing {
+  private readonly data: Uint8Array;
+  private readonly flags: Uint8Array;
+  private head = 0;
+  private size = 0;
+  /** Bytes in the ring whose flag is not 0 (lets the common, clean case skip a scan). */
+  private flaggedCount = 0;
+
+  constructor(readonly capacity: number) {
+    this.data = new Uint8Array(capacity);
+    this.flags = new Uint8Array(capacity);
+  }
+
+  get count(): number {
+    return this.size;
+  }
+
+  get space(): number {
+    return this.capacity - this.size;
+  }
+
+  get flagged(): number {
+    return this.flaggedCount;
+  }
+
+  /** Appends clean bytes (the caller checked the space). */
+  pushClean(bytes: Uint8Array): void {
+    const cap = this.capacity;
+    let tail = (this.head + this.size) % cap;
+    let at = 0;
+    while (at < bytes.length) {
+      const n = Math.min(bytes.length - at, cap - tail);
+      this.data.set(bytes.subarray(at, at + n), tail);
+      this.flags.fill(0, tail, tail + n);
+      at += n;
+      tail = (tail + n) % cap;
+    }
+    this.size += bytes.length;
+  }
+
+  push(byte: number, flag: number): void {
+    const at = (this.head + this.size) % this.capacity;
+    this.data[at] = byte;
+    this.flags[at] = flag;
+    if (flag) this.flaggedCount++;
+    this.size++;
+  }
+
+  /** Index (from the head) of the first flagged byte among the first `n`, or -1. */
+  firstFlagged(n: number): number {
+    if (this.flaggedCount === 0) return -1;
+    for (let i = 0; i < n && i < this.size; i++) {
+      if (this.flags[(this.head + i) % this.capacity]) return i;
+    }
+    return -1;
+  }
+
+  flagAt(i: number): number {
+    return this.flags[(this.head + i) % this.capacity];
+  }
+
+  /** Moves `n` bytes into `out` at `offset`. */
+  take(n: number, out: Uint8Array, offset: number): void {
+    const cap = this.capacity;
+    let left = n;
+    let to = offset;
+    while (left > 0) {
+      const k = Math.min(left, cap - this.head);
+      out.set(this.data.subarray(this.head, this.head + k), to);
+      if (this.flaggedCount > 0) {
+        for (let i = this.head; i < this.head + k; i++) if (this.flags[i]) this.flaggedCount--;
+      }
+      this.head = (this.head + k) % cap;
+      this.size -= k;
+      to += k;
+      left -= k;
+    }
+    if (this.size === 0) this.head = 0;
+  }
+
+  clear(): void {
+    this.head = 0;
+    this.size = 0;
+    this.flaggedCount = 0;
+  }
+}
