@@ -1,5 +1,5 @@
-// Finding usb-serial ports by name and watching them come and go: what the user-facing APIs
-// (the serialport binding, Web Serial) share. A port counts once its adapter has finished
+// Finding usb-serial ports by name, watching them come and go, closing them without hanging:
+// what the user-facing APIs (the Node stream, the serialport binding, Web Serial) share. A port counts once its adapter has finished
 // probing (all its ports exist, so its stable path is final) and until it is unplugged or unbound.
 // Browser-safe: no Node imports.
 import { Observable } from 'rxjs';
@@ -7,8 +7,11 @@ import { CoreError } from '../core/index.ts';
 import type { UsbBus } from '../usb/bus.ts';
 import { formatPortPath } from '../usb/host.ts';
 import { defaultUsb } from '../usb/default.ts';
+import { childLog } from '../log.ts';
 import { usbSerialBusOf } from './bus.ts';
 import type { UsbSerialPort } from './port.ts';
+
+const log = childLog('serial.ports');
 
 /** What the serial APIs need of a USB subsystem (a UsbSubsystem fits). */
 export interface UsbSerialHost {
@@ -116,4 +119,17 @@ export function findPort(usb: UsbSerialHost, path: string): UsbSerialPort {
     ports.find((p) => byIdName(p) === byId);
   if (!hit) throw new UnknownPortError(wanted, ports.map((p) => p.stablePath));
   return hit;
+}
+
+/**
+ * Closes a port; with writes still pending, first discards what the chip has not sent, so a
+ * write held by flow control cannot hold the close forever. (UsbSerialPort.close waits for
+ * queued writes; it has no way yet to abort the one in flight.)
+ */
+export async function closeDiscarding(port: UsbSerialPort, writesPending: boolean): Promise<void> {
+  const closing = port.close(); // sets 'closing' at once: no further write chunk starts
+  if (writesPending && !port.gone) {
+    await port.serial.type.spec.port?.purge(port, { rx: false, tx: true }).catch((err: unknown) => log.debug({ err, port: port.name }, 'tx purge at close failed'));
+  }
+  await closing;
 }

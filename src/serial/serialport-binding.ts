@@ -9,9 +9,8 @@ import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, Por
 import { map, type Observable, type Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
 import type { PortEvent, UsbSerialPort } from './port.ts';
-import { byIdName, findPort, locationOf, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
+import { byIdName, closeDiscarding, findPort, locationOf, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
 import { SerialSettingsError, type FlowControl, type SerialSettings } from './settings.ts';
-import { closeDiscarding } from './stream.ts';
 
 const log = childLog('serial.binding');
 

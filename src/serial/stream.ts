@@ -8,6 +8,7 @@ import type { Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
 import { PortDisconnectedError, PortStateError, type PortEvent, type UsbSerialPort } from './port.ts';
 import type { AppliedSettings, LineError, ModemLines, OutputSignals, SerialSettings } from './settings.ts';
+import { closeDiscarding } from './port-watch.ts';
 
 const log = childLog('serial.stream');
 
@@ -237,19 +238,6 @@ export class SerialStream extends Duplex {
       });
     }
   }
-}
-
-/**
- * Closes a port; with writes still pending, first discards what the chip has not sent, so a
- * write held by flow control cannot hold the close forever. (UsbSerialPort.close waits for
- * queued writes; it has no way yet to abort the one in flight.)
- */
-export async function closeDiscarding(port: UsbSerialPort, writesPending: boolean): Promise<void> {
-  const closing = port.close(); // sets 'closing' at once: no further write chunk starts
-  if (writesPending && !port.gone) {
-    await port.serial.type.spec.port?.purge(port, { rx: false, tx: true }).catch((err: unknown) => log.debug({ err, port: port.name }, 'tx purge at close failed'));
-  }
-  await closing;
 }
 
 /**

@@ -1,0 +1,682 @@
+// The W3C Web Serial API (WICG/serial) over our usb-serial ports: FTDI, PL2303 and any other
+// chip with a driver here, where google/web-serial-polyfill speaks only CDC-ACM. Runs in Node
+// (on the `usb` package or the mock lab) and in a browser (on navigator.usb through the webusb
+// backend). Browser-safe: no Node imports; Node 20 has ReadableStream, WritableStream,
+// EventTarget and DOMException as globals.
+//
+// Reading is byte-accurate: a line error is the readable's error after every byte before it
+// has been read; a new `readable` then carries the bytes after it (the byte a parity, framing
+// or break error lands on is not data and is dropped; an overrun's byte is the first one kept
+// after the loss, so it stays).
+import type { Subscription } from 'rxjs';
+import { childLog } from '../log.ts';
+import type { HostBackend, HostDevice } from '../usb/host.ts';
+import { closeDiscarding, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
+import { PortDisconnectedError, type PortEvent, type UsbSerialPort } from './port.ts';
+import type { LineError, LineErrorKind, SerialSettings } from './settings.ts';
+
+const log = childLog('serial.web');
+
+// ---- the spec's dictionaries ---------------------------------------------------------------
+
+export type ParityType = 'none' | 'even' | 'odd';
+export type FlowControlType = 'none' | 'hardware';
+
+export interface SerialOptions {
+  baudRate: number;
+  dataBits?: number;
+  stopBits?: number;
+  parity?: ParityType;
+  bufferSize?: number;
+  flowControl?: FlowControlType;
+}
+
+export interface SerialOutputSignals {
+  dataTerminalReady?: boolean;
+  requestToSend?: boolean;
+  break?: boolean;
+}
+
+export interface SerialInputSignals {
+  dataCarrierDetect: boolean;
+  clearToSend: boolean;
+  ringIndicator: boolean;
+  dataSetReady: boolean;
+}
+
+export interface SerialPortInfo {
+  usbVendorId?: number;
+  usbProductId?: number;
+}
+
+export interface SerialPortFilter {
+  usbVendorId?: number;
+  usbProductId?: number;
+  bluetoothServiceClassId?: number | string;
+}
+
+export interface SerialPortRequestOptions {
+  filters?: SerialPortFilter[];
+  allowedBluetoothServiceClassIds?: (number | string)[];
+}
+
+/** The largest bufferSize Chrome accepts. */
+export const MAX_BUFFER_SIZE = 16 * 1024 * 1024;
+const DEFAULT_BUFFER_SIZE = 255;
+
+const ERROR_NAMES: Record<LineErrorKind, { name: string; message: string }> = {
+  break: { name: 'BreakError', message: 'Break received' },
+  framing: { name: 'FramingError', message: 'Framing error' },
+  parity: { name: 'ParityError', message: 'Parity error' },
+  overrun: { name: 'BufferOverrunError', message: 'Buffer overrun' },
+};
+
+/** A DOMException with a spec error name; `cause` is our typed error where there is one. */
+function domError(name: string, message: string, cause?: unknown): DOMException {
+  const e = new DOMException(message, name);
+  if (cause !== undefined) Object.defineProperty(e, 'cause', { value: cause, configurable: true, writable: true });
+  return e;
+}
+
+// ---- events ----------------------------------------------------------------------------------
+
+/**
+ * connect / disconnect. Fired at the SerialPort, then at the Serial with `target` still the
+ * port, as the spec's bubbling gives in a browser (Node's EventTarget does not bubble).
+ */
+export class SerialConnectionEvent extends Event {
+  constructor(
+    type: 'connect' | 'disconnect',
+    readonly port: SerialPort,
+  ) {
+    super(type, { bubbles: true });
+  }
+}
+
+type Handler<T> = ((this: T, ev: Event) => unknown) | null;
+
+/** Event handler attributes (onconnect, ondisconnect): one listener each, installed on first set. */
+class HandlerTarget extends EventTarget {
+  #handlers = new Map<string, Handler<unknown>>();
+  protected getHandler(type: string): Handler<this> {
+    return (this.#handlers.get(type) ?? null) as Handler<this>;
+  }
+  protected setHandler(type: string, h: Handler<this>): void {
+    if (!this.#handlers.has(type)) super.addEventListener(type, (ev) => this.#handlers.get(type)?.call(this, ev));
+    this.#handlers.set(type, (typeof h === 'function' ? h : null) as Handler<unknown>);
+  }
+}
+
+// ---- Serial ----------------------------------------------------------------------------------
+
+export interface WebSerialOptions {
+  /** The USB subsystem whose usb-serial ports to offer (default: the default one). */
+  usb?: UsbSerialHost & { apply?(event: { type: 'attach' | 'detach'; device: HostDevice }): void };
+  /**
+   * In a browser: navigator.usb, whose requestDevice shows the chooser (and grants access), with
+   * the webusb `backend` the subsystem reads from. Without it, requestPort picks the first port
+   * that matches (Node: every device the backend sees is already allowed).
+   */
+  webusb?: {
+    requestDevice(options: USBDeviceRequestOptions): Promise<USBDevice>;
+    addEventListener(type: 'disconnect', listener: (ev: USBConnectionEvent) => void): void;
+    removeEventListener(type: 'disconnect', listener: (ev: USBConnectionEvent) => void): void;
+  };
+  backend?: HostBackend;
+}
+
+export class Serial extends HandlerTarget {
+  readonly #usb: NonNullable<WebSerialOptions['usb']>;
+  readonly #webusb: WebSerialOptions['webusb'];
+  readonly #backend: HostBackend | undefined;
+  readonly #ports = new Map<UsbSerialPort, SerialPort>();
+  /** Stable paths the page gave up (forget); they come back only through requestPort. */
+  readonly #forgotten = new Set<string>();
+  #watch: Subscription | null;
+  #fed = new Map<USBDevice, HostDevice>();
+
+  constructor(options: WebSerialOptions = {}) {
+    super();
+    this.#usb = resolveHost(options.usb);
+    this.#webusb = options.webusb;
+    this.#backend = options.backend;
+    if (this.#webusb && !this.#backend) throw new TypeError('webusb needs the webusb backend the USB subsystem reads from (options.backend)');
+    this.#watch = watchPorts(this.#usb).subscribe((c) => {
+      if (c.type === 'add') {
+        const sp = this.#wrap(c.port);
+        if (!c.initial && !this.#forgotten.has(c.port.stablePath)) sp._dispatchConnection('connect');
+      } else {
+        const sp = this.#ports.get(c.port);
+        this.#ports.delete(c.port);
+        sp?._lost();
+      }
+    });
+    this.#webusb?.addEventListener('disconnect', this.#onUsbDisconnect);
+  }
+
+  get onconnect(): Handler<this> {
+    return this.getHandler('connect');
+  }
+  set onconnect(h: Handler<this>) {
+    this.setHandler('connect', h);
+  }
+  get ondisconnect(): Handler<this> {
+    return this.getHandler('disconnect');
+  }
+  set ondisconnect(h: Handler<this>) {
+    this.setHandler('disconnect', h);
+  }
+
+  /** Ports this page may use: present, and not forgotten. */
+  async getPorts(): Promise<SerialPort[]> {
+    await this.#usb.settled?.();
+    return readyPorts(this.#usb)
+      .filter((p) => !this.#forgotten.has(p.stablePath))
+      .map((p) => this.#wrap(p));
+  }
+
+  /**
+   * Asks for a port. In a browser, navigator.usb's chooser picks the device; in Node the first
+   * port that matches the filters is taken. Rejects NotFoundError when none matches.
+   */
+  async requestPort(options: SerialPortRequestOptions = {}): Promise<SerialPort> {
+    const filters = options.filters ?? [];
+    if (!Array.isArray(filters)) throw new TypeError("requestPort: 'filters' must be an array");
+    for (const f of filters) {
+      if (f.bluetoothServiceClassId !== undefined) continue;
+      if (f.usbVendorId === undefined) {
+        throw new TypeError(f.usbProductId !== undefined ? 'A filter containing a usbProductId must also specify a usbVendorId.' : 'A filter must provide a property to filter by.');
+      }
+    }
+    const usbFilters = filters.filter((f) => f.usbVendorId !== undefined);
+    const matches = (p: UsbSerialPort) =>
+      filters.length === 0 ||
+      usbFilters.some((f) => f.usbVendorId === p.serial.usbDevice.vendorId && (f.usbProductId === undefined || f.usbProductId === p.serial.usbDevice.productId));
+    let candidates: UsbSerialPort[];
+    if (this.#webusb) {
+      const device = await this.#webusb.requestDevice({ filters: usbFilters.map((f) => ({ vendorId: f.usbVendorId, ...(f.usbProductId !== undefined ? { productId: f.usbProductId } : {}) })) });
+      await this.#feed(device);
+      candidates = readyPorts(this.#usb).filter((p) => p.serial.usbDevice.usb === device && matches(p));
+      if (candidates.length === 0) throw domError('NotFoundError', 'The chosen USB device has no serial port a driver here serves.');
+    } else {
+      await this.#usb.settled?.();
+      candidates = readyPorts(this.#usb).filter(matches);
+      if (candidates.length === 0) throw domError('NotFoundError', 'No port selected by the user.');
+    }
+    const port = candidates[0]!;
+    this.#forgotten.delete(port.stablePath);
+    return this.#wrap(port);
+  }
+
+  /** Stops watching for ports and closes the open ones (Node: end of use; not in the spec). */
+  async dispose(): Promise<void> {
+    this.#watch?.unsubscribe();
+    this.#watch = null;
+    this.#webusb?.removeEventListener('disconnect', this.#onUsbDisconnect);
+    await Promise.all([...this.#ports.values()].map((p) => p._forceClose()));
+    this.#ports.clear();
+  }
+
+  /** @internal access comes from navigator.usb's chooser (a browser), not from the backend seeing everything. */
+  get _grantsByChooser(): boolean {
+    return this.#webusb !== undefined;
+  }
+
+  /** @internal */
+  _forget(sp: SerialPort): void {
+    this.#forgotten.add(sp.usbSerialPort.stablePath);
+  }
+
+  /** @internal whether another port of the same USB device is still in use by the page. */
+  _deviceStillWanted(sp: SerialPort): boolean {
+    const dev = sp.usbSerialPort.serial.usbDevice;
+    return readyPorts(this.#usb).some((p) => p !== sp.usbSerialPort && p.serial.usbDevice === dev && !this.#forgotten.has(p.stablePath));
+  }
+
+  #wrap(port: UsbSerialPort): SerialPort {
+    let sp = this.#ports.get(port);
+    if (!sp) {
+      sp = new SerialPort(port, this);
+      this.#ports.set(port, sp);
+    }
+    return sp;
+  }
+
+  /** A device the chooser granted: the backend has it now, and the subsystem must hear of it. */
+  async #feed(device: USBDevice): Promise<void> {
+    const host = (await this.#backend!.getDevices()).find((d) => d.usb === device);
+    if (!host) throw domError('NotFoundError', 'The chosen USB device is not available.');
+    if (!this.#usb.apply) throw new TypeError('webusb needs a UsbSubsystem (options.usb) to feed granted devices to');
+    // The webusb backend sends no connect for a device granted after it started watching; the
+    // subsystem is told here, and its disconnect below (see the report on webusb.ts).
+    this.#fed.set(device, host);
+    this.#usb.apply({ type: 'attach', device: host });
+    await this.#usb.settled?.();
+  }
+
+  readonly #onUsbDisconnect = (ev: USBConnectionEvent): void => {
+    const host = this.#fed.get(ev.device);
+    if (!host) return;
+    this.#fed.delete(ev.device);
+    this.#usb.apply?.({ type: 'detach', device: host });
+  };
+}
+
+export function createWebSerial(options: WebSerialOptions = {}): Serial {
+  return new Serial(options);
+}
+
+// ---- SerialPort ------------------------------------------------------------------------------
+
+type RxItem = { data: Uint8Array } | { error: LineErrorKind };
+
+type PortStateName = 'closed' | 'opening' | 'opened' | 'closing' | 'forgotten';
+
+export class SerialPort extends HandlerTarget {
+  #state: PortStateName = 'closed';
+  #connected = true;
+  #bufferSize = DEFAULT_BUFFER_SIZE;
+  #sub: Subscription | null = null;
+  #rx: RxItem[] = [];
+  #rxBytes = 0;
+  #readingPaused = false;
+  #fatal: Error | null = null;
+  #wake: (() => void) | null = null;
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #readableController: ReadableByteStreamController | null = null;
+  #writable: WritableStream<Uint8Array> | null = null;
+  #writableController: WritableStreamDefaultController | null = null;
+  #writing = 0;
+  #pendingClose: (() => void) | null = null;
+
+  /** @internal made by Serial */
+  constructor(
+    /** The usb-serial port underneath (not in the spec). */
+    readonly usbSerialPort: UsbSerialPort,
+    private readonly serial: Serial,
+  ) {
+    super();
+  }
+
+  get onconnect(): Handler<this> {
+    return this.getHandler('connect');
+  }
+  set onconnect(h: Handler<this>) {
+    this.setHandler('connect', h);
+  }
+  get ondisconnect(): Handler<this> {
+    return this.getHandler('disconnect');
+  }
+  set ondisconnect(h: Handler<this>) {
+    this.setHandler('disconnect', h);
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  getInfo(): SerialPortInfo {
+    const dev = this.usbSerialPort.serial.usbDevice;
+    return { usbVendorId: dev.vendorId, usbProductId: dev.productId };
+  }
+
+  async open(options: SerialOptions): Promise<void> {
+    if (this.#state === 'forgotten') throw domError('InvalidStateError', 'The port has been forgotten.');
+    if (this.#state !== 'closed') throw domError('InvalidStateError', 'The port is already open.');
+    const settings = checkOptions(options);
+    const bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
+    const port = this.usbSerialPort;
+    if (!this.#connected || port.gone) throw domError('NetworkError', 'Failed to open serial port: the device is disconnected.');
+    this.#state = 'opening';
+    this.#reset();
+    this.#sub = port.events.subscribe((e) => this.#onPortEvent(e));
+    try {
+      await port.open(settings);
+      await port.setSignals({ dtr: true, rts: true }); // as opening a tty does
+    } catch (err) {
+      this.#sub.unsubscribe();
+      this.#sub = null;
+      this.#state = 'closed';
+      if (port.portState === 'open') await port.close().catch(() => undefined);
+      throw domError('NetworkError', `Failed to open serial port: ${(err as Error).message}`, err);
+    }
+    this.#bufferSize = bufferSize;
+    this.#state = 'opened';
+  }
+
+  get readable(): ReadableStream<Uint8Array> | null {
+    if (this.#readable) return this.#readable;
+    if (this.#state !== 'opened' || (this.#fatal && this.#rx.length === 0)) return null;
+    const stream = new ReadableStream(
+      {
+        type: 'bytes',
+        start: (controller) => {
+          this.#readableController = controller;
+        },
+        pull: (controller) => this.#pull(controller),
+        cancel: async () => {
+          // Per spec: discard what was received and not read, here and in the chip.
+          if (this.#readable !== stream) return;
+          this.#readable = null;
+          this.#readableController = null;
+          this.#rx = [];
+          this.#rxBytes = 0;
+          this.#wake?.();
+          const port = this.usbSerialPort;
+          if (port.isOpen) await port.flush({ rx: true }).catch((err: unknown) => log.debug({ err }, 'rx purge on cancel failed'));
+          this.#resumeIfDrained();
+          this.#streamClosed();
+        },
+      },
+      { highWaterMark: 0 }, // pull only for a pending read: an error is raised exactly where it is
+    ) as ReadableStream<Uint8Array>;
+    this.#readable = stream;
+    return stream;
+  }
+
+  get writable(): WritableStream<Uint8Array> | null {
+    if (this.#writable) return this.#writable;
+    if (this.#state !== 'opened' || this.#fatal) return null;
+    const port = this.usbSerialPort;
+    let abortSignal: AbortSignal | undefined;
+    const stream: WritableStream<Uint8Array> = new WritableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#writableController = controller;
+          abortSignal = controller.signal;
+        },
+        write: async (chunk) => {
+          const bytes = toBytes(chunk);
+          this.#writing++;
+          // abort() must not wait for a write the chip holds (flow control): it discards it.
+          const onAbort = () => void port.serial.type.spec.port?.purge(port, { rx: false, tx: true }).catch(() => undefined);
+          abortSignal?.addEventListener('abort', onAbort);
+          try {
+            await port.write(bytes);
+          } catch (err) {
+            if (this.#writable === stream) {
+              this.#writable = null;
+              this.#writableController = null;
+              this.#streamClosed();
+            }
+            if (abortSignal?.aborted) throw abortSignal.reason;
+            throw domError(err instanceof PortDisconnectedError ? 'NetworkError' : 'UnknownError', (err as Error).message, err);
+          } finally {
+            this.#writing--;
+            abortSignal?.removeEventListener('abort', onAbort);
+          }
+        },
+        close: async () => {
+          try {
+            await port.drain();
+          } finally {
+            this.#writableDone(stream);
+          }
+        },
+        abort: async () => {
+          if (port.isOpen) await port.flush({ tx: true }).catch(() => undefined);
+          this.#writableDone(stream);
+        },
+      },
+      { highWaterMark: this.#bufferSize, size: (chunk) => (chunk as Uint8Array).byteLength },
+    );
+    this.#writable = stream;
+    return stream;
+  }
+
+  async setSignals(signals: SerialOutputSignals = {}): Promise<void> {
+    if (signals.dataTerminalReady === undefined && signals.requestToSend === undefined && signals.break === undefined) {
+      throw new TypeError('Signals dictionary must contain at least one member.');
+    }
+    this.#requireOpened();
+    try {
+      await this.usbSerialPort.setSignals({
+        ...(signals.dataTerminalReady !== undefined ? { dtr: !!signals.dataTerminalReady } : {}),
+        ...(signals.requestToSend !== undefined ? { rts: !!signals.requestToSend } : {}),
+        ...(signals.break !== undefined ? { brk: !!signals.break } : {}),
+      });
+    } catch (err) {
+      throw domError('NetworkError', `Failed to set control signals: ${(err as Error).message}`, err);
+    }
+  }
+
+  async getSignals(): Promise<SerialInputSignals> {
+    this.#requireOpened();
+    try {
+      const l = await this.usbSerialPort.getSignals();
+      return { dataCarrierDetect: l.dcd, clearToSend: l.cts, ringIndicator: l.ri, dataSetReady: l.dsr };
+    } catch (err) {
+      throw domError('NetworkError', `Failed to get control signals: ${(err as Error).message}`, err);
+    }
+  }
+
+  /**
+   * Closes the port. As the spec has it, the readable and writable are canceled and aborted
+   * first: a locked one (a reader or writer still holds it) makes close reject with TypeError;
+   * release the locks (reader.cancel(), releaseLock()) before closing.
+   */
+  async close(): Promise<void> {
+    if (this.#state !== 'opened') throw domError('InvalidStateError', 'The port is already closed.');
+    const cancel = this.#readable ? this.#readable.cancel() : Promise.resolve();
+    const abort = this.#writable ? this.#writable.abort() : Promise.resolve();
+    const pending = new Promise<void>((resolve) => {
+      this.#pendingClose = resolve;
+      this.#streamClosed();
+    });
+    this.#state = 'closing';
+    try {
+      await Promise.all([cancel, abort, pending]);
+    } catch (err) {
+      this.#pendingClose = null;
+      this.#state = 'opened';
+      throw err;
+    }
+    await this.#closePort();
+  }
+
+  /** Gives the port up: closed if open, no longer in getPorts() until requestPort picks it again. */
+  async forget(): Promise<void> {
+    if (this.#state === 'forgotten') return;
+    await this._forceClose();
+    this.#state = 'forgotten';
+    this.serial._forget(this);
+    // In a browser the USB permission goes too, once no other port of the device is wanted.
+    const usb = this.usbSerialPort.serial.usbDevice.usb as USBDevice & { forget?: () => Promise<void> };
+    if (this.serial._grantsByChooser && !this.serial._deviceStillWanted(this)) await usb.forget?.().catch(() => undefined);
+  }
+
+  // ---- internals ----
+
+  /** @internal connect / disconnect at the port, then at the Serial (target stays the port). */
+  _dispatchConnection(type: 'connect' | 'disconnect'): void {
+    this.dispatchEvent(new SerialConnectionEvent(type, this));
+    const ev = new SerialConnectionEvent(type, this);
+    Object.defineProperty(ev, 'target', { get: () => this });
+    this.serial.dispatchEvent(ev);
+  }
+
+  /** @internal the device went away (unplug or unbind). */
+  _lost(): void {
+    this.#fail(new PortDisconnectedError(this.usbSerialPort.name));
+    if (!this.#connected) return;
+    this.#connected = false;
+    if (this.#state !== 'forgotten') this._dispatchConnection('disconnect');
+  }
+
+  /** @internal close whatever is open, locks or not (forget, Serial.dispose). */
+  async _forceClose(): Promise<void> {
+    if (this.#state !== 'opened' && this.#state !== 'closing') return;
+    this.#state = 'closing';
+    const closed = domError('AbortError', 'The port was closed.');
+    try {
+      this.#readableController?.error(closed);
+    } catch {
+      // already errored or closed
+    }
+    try {
+      this.#writableController?.error(closed);
+    } catch {
+      // already errored or closed
+    }
+    this.#readable = null;
+    this.#readableController = null;
+    this.#writable = null;
+    this.#writableController = null;
+    this.#wake?.();
+    await this.#closePort();
+  }
+
+  async #closePort(): Promise<void> {
+    this.#sub?.unsubscribe();
+    this.#sub = null;
+    try {
+      if (this.usbSerialPort.portState === 'open') await closeDiscarding(this.usbSerialPort, this.#writing > 0);
+    } finally {
+      this.#state = this.#state === 'forgotten' ? 'forgotten' : 'closed';
+      this.#reset();
+    }
+  }
+
+  #reset(): void {
+    this.#rx = [];
+    this.#rxBytes = 0;
+    this.#readingPaused = false;
+    this.#fatal = null;
+    this.#pendingClose = null;
+  }
+
+  #requireOpened(): void {
+    if (this.#state !== 'opened') throw domError('InvalidStateError', 'The port is not open.');
+  }
+
+  #onPortEvent(e: PortEvent): void {
+    if (e.type === 'data') {
+      this.#enqueue(e.data, e.errors);
+    } else if (e.type === 'disconnect') {
+      this._lost();
+    } else if (e.type === 'close' && this.#state === 'opened') {
+      this.#fail(new Error('The port was closed underneath.'));
+    }
+  }
+
+  /** Splits received data at its line errors, so each error lands between the right bytes. */
+  #enqueue(data: Uint8Array, errors: readonly LineError[]): void {
+    let at = 0;
+    const byPos = new Map<number, LineErrorKind[]>();
+    for (const e of errors) byPos.set(e.position, [...(byPos.get(e.position) ?? []), e.kind]);
+    for (const pos of [...byPos.keys()].sort((a, b) => a - b)) {
+      const kinds = byPos.get(pos)!;
+      if (pos > at) this.#push({ data: data.subarray(at, pos) });
+      if (kinds.includes('overrun')) this.#push({ error: 'overrun' }); // bytes were lost before this one
+      const bad = (['break', 'framing', 'parity'] as const).find((k) => kinds.includes(k));
+      if (bad) this.#push({ error: bad });
+      at = bad ? pos + 1 : pos;
+    }
+    if (at < data.length) this.#push({ data: at === 0 ? data : data.subarray(at) });
+    if (this.#rxBytes > this.#bufferSize && !this.#readingPaused) {
+      this.#readingPaused = true;
+      this.usbSerialPort.pauseReading();
+    }
+    this.#wake?.();
+  }
+
+  #push(item: RxItem): void {
+    this.#rx.push(item);
+    if ('data' in item) this.#rxBytes += item.data.length;
+  }
+
+  async #pull(controller: ReadableByteStreamController): Promise<void> {
+    for (;;) {
+      if (this.#readableController !== controller) return; // canceled meanwhile
+      const head = this.#rx.shift();
+      if (head && 'data' in head) {
+        this.#rxBytes -= head.data.length;
+        this.#resumeIfDrained();
+        controller.enqueue(head.data.slice()); // a copy: enqueue detaches the buffer it is given
+        return;
+      }
+      if (head) {
+        const { name, message } = ERROR_NAMES[head.error];
+        this.#readable = null;
+        this.#readableController = null;
+        controller.error(domError(name, message));
+        this.#streamClosed();
+        return;
+      }
+      if (this.#fatal) {
+        this.#readable = null;
+        this.#readableController = null;
+        controller.error(domError('NetworkError', 'The device has been lost.', this.#fatal));
+        this.#streamClosed();
+        return;
+      }
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = null;
+    }
+  }
+
+  #resumeIfDrained(): void {
+    if (this.#readingPaused && this.#rxBytes <= this.#bufferSize / 2) {
+      this.#readingPaused = false;
+      if (this.usbSerialPort.isOpen) this.usbSerialPort.resumeReading();
+    }
+  }
+
+  /** The device is gone: the writable errors now; the readable after the bytes it still holds. */
+  #fail(error: Error): void {
+    if (this.#fatal || (this.#state !== 'opened' && this.#state !== 'closing')) return;
+    this.#fatal = error;
+    try {
+      this.#writableController?.error(domError('NetworkError', 'The device has been lost.', error));
+    } catch {
+      // already errored
+    }
+    this.#writable = null;
+    this.#writableController = null;
+    this.#wake?.();
+    this.#streamClosed();
+  }
+
+  #writableDone(stream: WritableStream<Uint8Array>): void {
+    if (this.#writable !== stream) return;
+    this.#writable = null;
+    this.#writableController = null;
+    this.#streamClosed();
+  }
+
+  /** The spec's "handle closing the readable/writable stream": close() waits for both. */
+  #streamClosed(): void {
+    if (this.#readable === null && this.#writable === null && this.#pendingClose) {
+      const done = this.#pendingClose;
+      this.#pendingClose = null;
+      done();
+    }
+  }
+}
+
+function toBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  throw new TypeError('The provided value is not of type (ArrayBuffer or ArrayBufferView).');
+}
+
+/** SerialOptions to our settings, with the spec's TypeErrors. */
+function checkOptions(o: SerialOptions): Partial<SerialSettings> {
+  if (!o || typeof o !== 'object') throw new TypeError("Failed to execute 'open' on 'SerialPort': 1 argument required.");
+  if (o.baudRate === undefined) throw new TypeError("Failed to execute 'open' on 'SerialPort': required member baudRate is undefined.");
+  if (!(Number(o.baudRate) > 0)) throw new TypeError('Requested baud rate must be greater than zero.');
+  const dataBits = o.dataBits ?? 8;
+  if (dataBits !== 7 && dataBits !== 8) throw new TypeError('Requested number of data bits must be 7 or 8.');
+  const stopBits = o.stopBits ?? 1;
+  if (stopBits !== 1 && stopBits !== 2) throw new TypeError('Requested number of stop bits must be 1 or 2.');
+  const parity = o.parity ?? 'none';
+  if (!['none', 'even', 'odd'].includes(parity)) throw new TypeError(`The provided value '${String(parity)}' is not a valid enum value of type ParityType.`);
+  const flow = o.flowControl ?? 'none';
+  if (flow !== 'none' && flow !== 'hardware') throw new TypeError(`The provided value '${String(flow)}' is not a valid enum value of type FlowControlType.`);
+  if (o.bufferSize !== undefined) {
+    if (!(Number(o.bufferSize) > 0)) throw new TypeError('Requested buffer size must be greater than zero.');
+    if (o.bufferSize > MAX_BUFFER_SIZE) throw new TypeError(`Requested buffer size (${o.bufferSize} bytes) is greater than the maximum allowed (${MAX_BUFFER_SIZE} bytes).`);
+  }
+  return { baudRate: Number(o.baudRate), dataBits, stopBits, parity, flowControl: flow === 'hardware' ? 'rts-cts' : 'none' };
+}
