@@ -90,6 +90,22 @@ describe('PL2303 detection through the whole stack', () => {
     }
   });
 
+  it('binds an unknown OEM ID written to new_id, with the type detected as usual', async () => {
+    const lab = await pl2303Lab();
+    try {
+      const { device } = createPl2303('PL2303TB', { descriptor: { idVendor: 0x1234, idProduct: 0x5678 } });
+      await lab.plug(device);
+      expect(lab.reg.adapters()).to.deep.equal([]); // not in the table
+      const r = await lab.usb.model.attrs.write('bus/usb-serial/drivers/pl2303/new_id', '1234 5678');
+      expect(r.ok, JSON.stringify(r)).to.equal(true);
+      await lab.usb.settled();
+      expect(lab.info().type).to.equal('TB');
+      expect(lab.reg.ports()).to.have.length(1);
+    } finally {
+      await lab.close();
+    }
+  });
+
   it('builds a part from lsusb -v text and detects it', async () => {
     const lab = await pl2303Lab();
     try {
