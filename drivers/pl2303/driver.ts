@@ -133,7 +133,6 @@ export function pl2303AdapterOf(serial: UsbSerial): Pl2303Adapter | undefined {
 
 interface PortState {
   sink: PortSink | null;
-  opened: boolean;
   pipeline: InPipeline | null;
   interruptRunning: boolean;
   interruptDone: Promise<void> | null;
@@ -255,7 +254,6 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
     if (!st) {
       st = {
         sink: null,
-        opened: false,
         pipeline: null,
         interruptRunning: false,
         interruptDone: null,
@@ -470,12 +468,14 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
     }
   }
 
-  function startReading(port: UsbSerialPort, st: PortState, adapter: Pl2303Adapter): void {
-    const intf = port.serial.intf;
-    const bulkIn = adapter.endpoints.bulkIn;
-    // The interrupt endpoint first: a status must never trail the data it describes.
+  function startInterrupt(port: UsbSerialPort, st: PortState, adapter: Pl2303Adapter): void {
     st.interruptRunning = true;
     st.interruptDone = readInterrupt(port, st, adapter);
+  }
+
+  function startBulk(port: UsbSerialPort, st: PortState, adapter: Pl2303Adapter): void {
+    const intf = port.serial.intf;
+    const bulkIn = adapter.endpoints.bulkIn;
     const size = Math.max(bulkIn.packetSize, Math.floor(readSize / bulkIn.packetSize) * bulkIn.packetSize);
     const pipeline: InPipeline = new InPipeline({
       device: intf.usb,
@@ -543,8 +543,10 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
       st.sink = sink;
       st.failed = false;
       st.pendingErrors = 0;
-      st.opened = true;
       const usb = serial.intf.usb;
+      let applied: AppliedSettings | undefined;
+      // pl2303_open's steps in order: reset (per type), line settings, then the interrupt
+      // endpoint before the bulk one, so a status never trails the data it describes.
       for (const step of openSequence(adapter.type)) {
         switch (step.op) {
           case 'clear-halt': {
@@ -559,14 +561,17 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
             await io.serialize(() => io.vendorRead(step.reg));
             break;
           case 'set-line':
-            break; // below: apply() returns what the chip runs
+            applied = await apply(p, settings, true);
+            break;
           case 'start-interrupt-in':
+            startInterrupt(p, st, adapter);
+            break;
           case 'start-bulk-in':
-            break; // startReading does both, interrupt first
+            startBulk(p, st, adapter);
+            break;
         }
       }
-      const applied = await apply(p, settings, true);
-      startReading(p, st, adapter);
+      if (!applied) applied = await apply(p, settings, true);
       // The tty layer raises DTR and RTS once the port is open (Linux: dtr_rts(1)).
       st.control = PL2303_CONTROL_DTR | PL2303_CONTROL_RTS;
       await io.serialize(() => io.setControl(st.control));
@@ -578,7 +583,6 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
       const st = stateOf(p);
       const serial = p.serial;
       const io = ios.get(serial);
-      st.opened = false;
       if (io && !serial.gone) {
         await io.serialize(async () => {
           // Hang up (HUPCL) and release a break, as Linux's close does.
@@ -685,7 +689,6 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
         const st = ports.get(p);
         if (!st) continue;
         st.sink = null;
-        st.opened = false;
         await stopReading(p, st);
       }
     },
