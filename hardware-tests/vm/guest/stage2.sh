@@ -43,7 +43,7 @@ mark job-start
 if [ -n "$VM_SHELL" ]; then
   /bin/sh -c "$VM_SHELL" > $J/job.log 2>&1
 else
-  node $VM_NODE_OPTS --import tsx "$VM_JOB" > $J/job.log 2>&1
+  node $VM_NODE_OPTS "$VM_JOB" > $J/job.log 2>&1
 fi
 rc=$?
 mark job-end
