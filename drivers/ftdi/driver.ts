@@ -106,6 +106,11 @@ export class FtdiProbeError extends Error {
   override readonly name = 'FtdiProbeError';
 }
 
+/** ftdiPort() of a port that ftdi_sio does not drive. */
+export class FtdiPortError extends Error {
+  override readonly name = 'FtdiPortError';
+}
+
 /** The read side failed other than by the device going away (endpoint kept stalling). */
 export class FtdiReadError extends Error {
   override readonly name = 'FtdiReadError';
@@ -154,7 +159,7 @@ export interface FtdiAdapter {
 
 function adapterOf(serial: UsbSerial): FtdiAdapter {
   const a = serial.driverData as FtdiAdapter | undefined;
-  if (!a || typeof a !== 'object' || !('chip' in a)) throw new FtdiProbeError(`${serial.intf.name} is not bound to ftdi_sio`);
+  if (!a || typeof a !== 'object' || !('chip' in a)) throw new FtdiPortError(`${serial.intf.name} is not bound to ftdi_sio`);
   return a;
 }
 
@@ -582,7 +587,7 @@ export interface FtdiPortControl {
 /** The FTDI-specific controls of a port bound to ftdi_sio. */
 export function ftdiPort(port: UsbSerialPort): FtdiPortControl {
   if (!(port instanceof UsbSerialPort) || port.serial.type.spec !== ftdiSerialDriver) {
-    throw new FtdiProbeError(`${String((port as { name?: unknown })?.name)} is not an ftdi_sio port`);
+    throw new FtdiPortError(`${String((port as { name?: unknown })?.name)} is not an ftdi_sio port`);
   }
   const a = portAdapter(port);
   const live = (): FtdiAdapter => {

@@ -12,6 +12,7 @@ export {
   FtdiControlError,
   FtdiUnsupportedError,
   FtdiProbeError,
+  FtdiPortError,
   FtdiReadError,
 } from './driver.ts';
 export type { FtdiAdapter, FtdiPortControl } from './driver.ts';

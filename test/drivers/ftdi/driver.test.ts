@@ -19,6 +19,7 @@ import {
 import {
   FTDI_CHIPS,
   FTDI_IDS,
+  FtdiPortError,
   FtdiUnsupportedError,
   UnsupportedFtdiChipError,
   encodeFtdiBaud,
@@ -452,6 +453,34 @@ describe('ftdi_sio: what the port user sees', () => {
     await until(() => pb!.modemLines?.dsr === false, 1000, 'DSR from DTR');
     await pa!.close();
     await pb!.close();
+  });
+});
+
+describe('ftdi_sio: recovering and refusing', () => {
+  let lab: FtdiLab;
+  beforeEach(async () => (lab = await ftdiLab()));
+  afterEach(() => lab.close());
+
+  it('a stalled bulk IN endpoint is cleared (CLEAR_FEATURE) and reading goes on', async () => {
+    const f = mockFt232r(quiet);
+    loopbackPlug(f.uart());
+    const [port] = await lab.plug(f);
+    await port!.open({ baudRate: 115200 });
+    const rec = record(port!);
+    f.device.faults.inject({ on: 'in', kind: 'stall' });
+    await until(() => f.device.transferLog.some((e) => e.fault === 'stall'), 1000, 'the stall');
+    const data = pattern(5000, 9);
+    await port!.write(data);
+    await until(() => rec.received >= data.length, 2000, 'data after the stall');
+    expect(Buffer.from(rec.bytes()).equals(Buffer.from(data))).to.equal(true);
+    const clear = f.device.transferLog.filter((e) => e.setup && e.setup.bRequest === 0x01 && e.setup.bmRequestType === 0x02);
+    expect(clear.map((e) => e.setup!.wIndex)).to.deep.equal([0x81]);
+    expect(port!.gone).to.equal(false);
+    await port!.close();
+  });
+
+  it('ftdiPort() refuses what is not an ftdi_sio port', () => {
+    expect(() => ftdiPort({ name: 'ttyS0' } as never)).to.throw(FtdiPortError, /ttyS0 is not an ftdi_sio port/);
   });
 });
 

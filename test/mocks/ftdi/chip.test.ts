@@ -185,9 +185,10 @@ describe('mocks/ftdi: bulk IN packets', () => {
       expect([...p]).to.deep.equal([0x01, 0x60]);
       times.push(performance.now() - t0);
     }
-    // The first goes at once (the timer had long expired), then one per period.
+    // The first goes at once (the timer had long expired), then one per period (never early;
+    // late by however busy the machine is).
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    for (const g of gaps) expect(g).to.be.within(8, 40);
+    for (const g of gaps) expect(g).to.be.within(9, 150);
     expect(f.channel().stats.statusPackets).to.equal(5);
   });
 
@@ -228,14 +229,14 @@ describe('mocks/ftdi: bulk IN packets', () => {
   it('an event character sends the buffer at once; an error character replaces bytes with parity errors', async () => {
     const f = mockFt232r();
     await plugged(f);
-    await out(f, 9, 200, 0); // a long latency: only the event char can flush early
+    await out(f, 9, 255, 0); // the longest latency: only the event char can flush this early
     await read(f);
     await out(f, 6, 0x100 | 0x0a, 0);
     await out(f, 7, 0x100 | 0x3f, 0);
     const t0 = performance.now();
     f.channel().injectRx([0x61, 0x0a]);
     expect([...(await read(f))]).to.deep.equal([0x01, 0x60, 0x61, 0x0a]);
-    expect(performance.now() - t0).to.be.below(100);
+    expect(performance.now() - t0).to.be.below(200);
     f.channel().injectRx([0x62], [{ offset: 0, kind: 'parity' }]);
     expect([...(await read(f))]).to.deep.equal([0x01, 0x64, 0x3f]);
   });
@@ -243,14 +244,14 @@ describe('mocks/ftdi: bulk IN packets', () => {
   it('a modem-line change sends a status packet at once', async () => {
     const f = mockFt232r();
     await plugged(f);
-    await out(f, 9, 200, 0);
+    await out(f, 9, 255, 0);
     await read(f);
     const pending = read(f);
     await sleep(10);
     f.channel().setInputs({ dsr: true, dcd: true });
     const t0 = performance.now();
     expect([...(await pending)]).to.deep.equal([0x01 | 0x20 | 0x80, 0x60]);
-    expect(performance.now() - t0).to.be.below(100);
+    expect(performance.now() - t0).to.be.below(200);
   });
 });
 
