@@ -1,7 +1,17 @@
 // Type detection through the whole stack: emulated parts with the descriptors real ones report,
 // plugged into the mock host, probed by the usb-serial registration of the pl2303 driver.
 import { expect } from 'chai';
-import { UnsupportedPl2303Error, Pl2303EndpointError } from '../../../drivers/pl2303/index.ts';
+import { DriverModel } from '../../../src/core/index.ts';
+import { deregisterUsbSerialDrivers, registerUsbSerialDrivers } from '../../../src/serial/index.ts';
+import { UsbSubsystem, type HostBackend, type HostDevice } from '../../../src/usb/index.ts';
+import { MockUsbHost } from '../../../mocks/index.ts';
+import {
+  createPl2303Driver,
+  pl2303AdapterOf,
+  PL2303_ID_TABLE,
+  Pl2303EndpointError,
+  UnsupportedPl2303Error,
+} from '../../../drivers/pl2303/index.ts';
 import { createPl2303, pl2303FromDescriptor, pl2303FromLsusb, pl2303DeviceSpec, type Pl2303Part } from '../../../mocks/pl2303/index.ts';
 import { PL2303HX_LSUSB } from '../../mocks/pl2303/fixtures.ts';
 import { controlLines, pl2303Lab } from './lab.ts';
@@ -103,6 +113,41 @@ describe('PL2303 detection through the whole stack', () => {
       expect(lab.reg.ports()).to.have.length(1);
     } finally {
       await lab.close();
+    }
+  });
+
+  it('without a raw descriptor from the backend (WebUSB), reads GET_DESCRIPTOR for bMaxPacketSize0', async () => {
+    // A backend like WebUSB: the same mock host, its devices handed out without deviceDescriptor.
+    const host = new MockUsbHost();
+    const bare = new WeakMap<HostDevice, HostDevice>();
+    const strip = (d: HostDevice): HostDevice => {
+      let b = bare.get(d);
+      if (!b) {
+        b = { key: d.key, usb: d.usb, location: d.location, kernelDriver: d.kernelDriver, maxTransfersInFlight: d.maxTransfersInFlight };
+        bare.set(d, b);
+      }
+      return b;
+    };
+    const backend: HostBackend = {
+      name: 'webusb-like',
+      getDevices: async () => (await host.getDevices()).map(strip),
+      watch: (listener) => host.watch((e) => listener({ type: e.type, device: strip(e.device) })),
+      close: () => host.close(),
+    };
+    const usb = new UsbSubsystem({ model: new DriverModel() });
+    await usb.attachBackend(backend);
+    const reg = await registerUsbSerialDrivers([createPl2303Driver()], 'pl2303', PL2303_ID_TABLE, { usbBus: usb.bus });
+    try {
+      const { device } = createPl2303('PL2303H-8'); // only bMaxPacketSize0 (8) says legacy H
+      host.plug(device);
+      await host.flush();
+      await usb.settled();
+      expect(controlLines(device.transferLog)[0]).to.equal('80 06 0100 0000 18'); // GET_DESCRIPTOR(device)
+      expect(pl2303AdapterOf(reg.adapters()[0])?.type).to.equal('H');
+    } finally {
+      await deregisterUsbSerialDrivers(reg);
+      host.unplugAll();
+      await usb.stop();
     }
   });
 
