@@ -64,6 +64,28 @@ describe('PL2303 loopback through the whole stack', function () {
     await loop('PL2303TA', 256 * 1024, 74880);
   });
 
+  it('paced at 115200 baud: 4 KiB byte-exact, in about the time the line takes', async () => {
+    const lab = await pl2303Lab();
+    try {
+      const { device, chip } = createPl2303('PL2303HX', { chip: { uart: { pacing: true } } });
+      loopbackPlug(chip.uart);
+      await lab.plug(device);
+      const port = lab.port();
+      await port.open({ baudRate: 115200 });
+      const data = pattern(4096);
+      const t0 = performance.now();
+      const got = collect(port, data.length, 10_000);
+      await port.write(data);
+      expect(firstDifference(await got, data)).to.equal(-1);
+      const ms = performance.now() - t0;
+      const lineMs = (data.length * 10 * 1000) / 115200; // 8N1: 10 bits a byte, ~356 ms
+      expect(ms).to.be.within(lineMs * 0.95, lineMs * 3);
+      expect(chip.uart.stats.overruns).to.equal(0);
+    } finally {
+      await lab.close();
+    }
+  });
+
   it('1 MiB byte-exact behind a host that allows one transfer in flight per endpoint (nusb-like)', async () => {
     await loop('PL2303HXD', 1024 * 1024, 921600, 1);
   });
