@@ -223,6 +223,11 @@ export class Serial extends HandlerTarget {
   }
 
   /** @internal */
+  _isForgotten(sp: SerialPort): boolean {
+    return this.#forgotten.has(sp.usbSerialPort.stablePath);
+  }
+
+  /** @internal */
   _forget(sp: SerialPort): void {
     this.#forgotten.add(sp.usbSerialPort.stablePath);
   }
@@ -231,6 +236,18 @@ export class Serial extends HandlerTarget {
   _deviceStillWanted(sp: SerialPort): boolean {
     const dev = sp.usbSerialPort.serial.usbDevice;
     return readyPorts(this.#usb).some((p) => p !== sp.usbSerialPort && p.serial.usbDevice === dev && !this.#forgotten.has(p.stablePath));
+  }
+
+  /**
+   * @internal The page gives the USB device up: the subsystem lets it go first (as an unplug:
+   * the driver releases it), then navigator.usb forgets it. requestPort can grant it again.
+   */
+  async _revoke(sp: SerialPort): Promise<void> {
+    const host = sp.usbSerialPort.serial.usbDevice.host;
+    for (const [usb, fed] of this.#fed) if (fed === host) this.#fed.delete(usb);
+    this.#usb.apply?.({ type: 'detach', device: host });
+    await this.#usb.settled?.();
+    await (host.usb as USBDevice & { forget?: () => Promise<void> }).forget?.().catch((err: unknown) => log.debug({ err }, 'USBDevice.forget failed'));
   }
 
   #wrap(port: UsbSerialPort): SerialPort {
@@ -481,8 +498,7 @@ export class SerialPort extends HandlerTarget {
     this.#state = 'forgotten';
     this.serial._forget(this);
     // In a browser the USB permission goes too, once no other port of the device is wanted.
-    const usb = this.usbSerialPort.serial.usbDevice.usb as USBDevice & { forget?: () => Promise<void> };
-    if (this.serial._grantsByChooser && !this.serial._deviceStillWanted(this)) await usb.forget?.().catch(() => undefined);
+    if (this.serial._grantsByChooser && !this.serial._deviceStillWanted(this)) await this.serial._revoke(this);
   }
 
   // ---- internals ----
@@ -500,7 +516,8 @@ export class SerialPort extends HandlerTarget {
     this.#fail(new PortDisconnectedError(this.usbSerialPort.name));
     if (!this.#connected) return;
     this.#connected = false;
-    if (this.#state !== 'forgotten') this._dispatchConnection('disconnect');
+    // A port the page forgot is not the page's to hear about.
+    if (this.#state !== 'forgotten' && !this.serial._isForgotten(this)) this._dispatchConnection('disconnect');
   }
 
   /** @internal close whatever is open, locks or not (forget, Serial.dispose). */

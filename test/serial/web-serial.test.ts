@@ -313,11 +313,30 @@ describe('serial: Web Serial over navigator.usb (browser path, page permissions,
       expect(await serial.getPorts()).to.deep.equal([]);
       const none = (await serial.requestPort({ filters: [{ usbVendorId: LOOP_VID }] }).catch((e: unknown) => e)) as DOMException;
       expect(none.name).to.equal('NotFoundError');
+      // Replugged: permission persists in a browser; forget gives it up, USB permission included.
+      host.plug(device, '1-4', { kernelDriver: { bound: 'none' } });
+      await host.flush();
+      await usb.settled();
+      const [replugged] = await serial.getPorts();
+      expect(replugged!.usbSerialPort.stablePath).to.equal('serial:WEB1:if0');
+      await replugged!.forget();
+      expect(await serial.getPorts()).to.deep.equal([]);
+      expect(device._forgotten, 'navigator.usb forgot the device').to.equal(true);
+      expect(await page.getDevices()).to.deep.equal([]);
+      expect(device.resources()).to.deep.include({ opened: false, claimedInterfaces: [], pendingTransfers: 0 });
+      // The chooser grants it again, and it works.
+      const again = await serial.requestPort({ filters: [{ usbVendorId: LOOP_VID }] });
+      await again.open({ baudRate: 9600 });
+      const echo = readN(again, 2);
+      await write(again, Uint8Array.of(7, 9));
+      expect([...(await echo)]).to.deep.equal([7, 9]);
+      await again.close();
     } finally {
       await serial.dispose();
       stop();
       await usb.stop();
       await host.close();
     }
+    expect(page.listeners.connect.size + page.listeners.disconnect.size, 'no listener left on navigator.usb').to.equal(0);
   });
 });
