@@ -268,9 +268,9 @@ describe('serial: Web Serial API in Node (mock lab)', () => {
     const data = pattern(100_000);
     const writer = port!.writable!.getWriter();
     const writing = writer.write(data);
-    await sleep(150);
+    await until(() => chip.uart.rxAvailable === chip.uart.rxFifoSize, 3000, 'the chip FIFO to fill');
+    await sleep(50);
     expect(port!.usbSerialPort.stats.bytesRead).to.be.below(1024 + 4 * 16 * 64 + 64);
-    expect(chip.uart.rxAvailable).to.equal(chip.uart.rxFifoSize);
     const back = await readN(port!, data.length);
     await writing;
     writer.releaseLock();
