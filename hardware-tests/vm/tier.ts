@@ -1,0 +1,60 @@
+// Shared by the *.vmtest.ts specs: skip cleanly where QEMU cannot run, print each guest's
+// timings, and keep known backend failures visible without turning the tier red.
+import { prepareVm, VmUnavailableError } from './setup.ts';
+import { formatTimings, type GuestRun } from './runner.ts';
+
+let unavailable: Promise<string | undefined> | undefined;
+
+/** Why QEMU cannot run here (then the spec skips), or undefined. Installs what is missing. */
+export function vmUnavailable(): Promise<string | undefined> {
+  unavailable ??= prepareVm().then(
+    () => undefined,
+    (err: unknown) => {
+      if (err instanceof VmUnavailableError) return err.reason;
+      throw err;
+    },
+  );
+  return unavailable;
+}
+
+/** In a describe(): skips the whole suite with one printed line when QEMU cannot run. */
+export function skipWithoutVm(): void {
+  before(async function () {
+    this.timeout(600_000); // the first run installs QEMU and fetches the kernel
+    const why = await vmUnavailable();
+    if (why) {
+      console.log(`    [vm] skipped: cannot run QEMU here: ${why}`);
+      this.skip();
+    }
+  });
+}
+
+/** One indented line with a guest run's phase timings, under the test that made it. */
+export function logTimings(label: string, run: Pick<GuestRun<unknown>, 'timings'>): void {
+  console.log(`      [vm] ${label}: ${formatTimings(run.timings)}`);
+}
+
+/** A guest job's failure, with the tail of its output. */
+export function jobFailed(label: string, run: Pick<GuestRun<unknown>, 'status' | 'jobLog'>): Error {
+  return new Error(`${label}: the guest job exited ${run.status}\n--- job output (tail) ---\n${run.jobLog.trimEnd().split('\n').slice(-30).join('\n')}`);
+}
+
+export interface KnownFailure {
+  /** What the failure detail must match to count as this known failure (anything else fails). */
+  detail: RegExp;
+  /** The cause and the proposed fix (file, function, change). */
+  why: string;
+}
+
+/**
+ * A backend bug found on the real kernel and reported, not yet fixed in src/: while it still
+ * fails exactly this way the test shows as pending with the reason printed;
+ * USB_HARNESS_VM_STRICT=1 makes it fail instead. Once it passes, the test passes (drop the entry).
+ */
+export function knownFailure(ctx: Mocha.Context, name: string, known: KnownFailure | undefined, detail: string | undefined): void {
+  if (!known) return;
+  if (!detail || !known.detail.test(detail)) return;
+  if (process.env.USB_HARNESS_VM_STRICT === '1') return;
+  console.log(`      [vm] KNOWN FAILURE ${name}: ${detail}\n      [vm]   cause/fix: ${known.why}`);
+  ctx.skip();
+}
