@@ -687,6 +687,19 @@ class StressRun {
     return undefined;
   }
 
+  /** Why a slot has no port now, for the skip counts. */
+  private whyAbsent(st: SlotState): string {
+    const d = st.info.dongle;
+    if (!this.target.isConnected(d)) return 'absent-unplugged';
+    const set = this.topo.dongles.find((x) => x.name === d)?.driverSet;
+    const s = set ? this.sets.get(set) : undefined;
+    if (s && s.phase !== 'registered') return `absent-${s.phase}`;
+    const intf = this.interfaceFor(st.ifKey);
+    if (!intf) return 'absent-enumerating';
+    if (!intf.driver) return 'absent-unbound';
+    return 'absent-probing';
+  }
+
   private trackPort(st: SlotState, port: UsbSerialPort): void {
     if (this.tracked.has(port)) return;
     const t: TrackedPort = {
@@ -698,19 +711,34 @@ class StressRun {
     this.tracked.set(port, t);
   }
 
+  /**
+   * A step's target, or (when it cannot act on it now) another one that it can, picked from the
+   * step's own number: the schedule says what to do, the lab's state decides on what.
+   */
+  private retarget<T extends string>(step: Step, usable: (t: string) => boolean, all: readonly T[]): string | null {
+    if (usable(step.target)) return step.target;
+    const candidates = all.filter(usable).sort();
+    if (candidates.length === 0) return null;
+    const chosen = candidates[mixSeed(this.seed, `pick:${step.n}`) % candidates.length]!;
+    this.monitor.record('retarget', step.target, chosen);
+    return chosen;
+  }
+
   private open(step: Step): void {
-    const st = this.slots.get(step.target);
+    const openable = (slot: string) => this.slots.get(slot)?.phase === 'closed' && this.portFor(slot)?.portState === 'closed';
+    const target = this.retarget(step, openable, [...this.slots.keys()]);
+    const st = this.slots.get(target ?? step.target);
     if (!st) return this.finish(step, 'skip:unknown-port');
     if (st.phase !== 'closed') return this.finish(step, `skip:${st.phase}`);
-    const port = this.portFor(step.target);
-    if (!port) return this.finish(step, 'skip:absent');
+    const port = this.portFor(st.info.slot);
+    if (!port) return this.finish(step, `skip:${this.whyAbsent(st)}`);
     if (port.portState !== 'closed') return this.finish(step, `skip:port-${port.portState}`);
     this.trackPort(st, port);
     st.phase = 'opening';
     st.port = port;
     st.signals = null;
     const since = this.stamp();
-    this.launch(step, `open ${step.target}`, async () => {
+    this.launch(step, `open ${st.info.slot}`, async () => {
       try {
         await port.open({ baudRate: this.o.baudRate ?? 115200 });
       } catch (err) {
@@ -736,13 +764,14 @@ class StressRun {
   }
 
   private close(step: Step): void {
-    const st = this.slots.get(step.target);
+    const target = step.n === TEARDOWN ? step.target : this.retarget(step, (slot) => this.slots.get(slot)?.phase === 'open', [...this.slots.keys()]);
+    const st = this.slots.get(target ?? step.target);
     if (!st) return this.finish(step, 'skip:unknown-port');
     if (st.phase !== 'open' || !st.port) return this.finish(step, `skip:${st.phase}`);
     const port = st.port;
     st.phase = 'closing';
     const since = this.stamp();
-    this.launch(step, `close ${step.target}`, async () => {
+    this.launch(step, `close ${st.info.slot}`, async () => {
       await this.drain(st.info.slot, `closing ${st.info.slot}`);
       for (const l of this.touching.get(st.info.slot) ?? []) l.endEpoch('close', step.n);
       try {
@@ -783,7 +812,11 @@ class StressRun {
   }
 
   private write(step: Step): void {
-    const link = this.links.get(step.target);
+    const live = (id: string) => {
+      const l = this.links.get(id);
+      return Boolean(l?.active && this.slots.get(l.from)?.phase === 'open' && this.slots.get(l.to)?.phase === 'open');
+    };
+    const link = this.links.get(this.retarget(step, live, [...this.links.keys()]) ?? step.target);
     if (!link) return this.finish(step, 'skip:unknown-link');
     const from = this.slots.get(link.from)!;
     const to = this.slots.get(link.to)!;
@@ -801,7 +834,7 @@ class StressRun {
     this.traffic.bytesHanded += bytes.length;
     this.traffic.frames += frames;
     this.traffic.writes++;
-    this.launch(step, `write ${step.target}`, async () => {
+    this.launch(step, `write ${link.id}`, async () => {
       try {
         const n = await port.write(bytes);
         e.reported += n;
@@ -817,14 +850,15 @@ class StressRun {
   }
 
   private signals(step: Step): void {
-    const st = this.slots.get(step.target);
+    const target = this.retarget(step, (slot) => this.slots.get(slot)?.phase === 'open', [...this.slots.keys()]);
+    const st = this.slots.get(target ?? step.target);
     if (!st) return this.finish(step, 'skip:unknown-port');
     if (st.phase !== 'open' || !st.port) return this.finish(step, `skip:${st.phase}`);
     const port = st.port;
     const want = parseSignalsArg(step.arg);
     st.signalsInFlight++;
     const since = this.stamp();
-    this.launch(step, `signals ${step.target}`, async () => {
+    this.launch(step, `signals ${st.info.slot}`, async () => {
       try {
         await port.setSignals(want);
         if (st.port === port && st.phase === 'open') {
@@ -994,10 +1028,10 @@ class StressRun {
       this.escaped.add(err);
     }
     if (err instanceof PinError && /driverAttach/.test(err.message)) {
-      this.monitor.violate('method-after-unregistration', `driverAttach() through a pin already put back, i.e. after the driver could be unregistered (${how}): ${err.message}`);
+      this.monitor.violate('method-after-unregistration', `driverAttach() through a pin already put back, i.e. after the driver could be unregistered (${how}): ${err.message}`, undefined, `late-attach|${err.message.replace(/\d+/g, 'N')}`);
       return;
     }
-    this.monitor.violate('escaped-error', `${how}: ${errCode(err)}: ${errMessage(err)}`, { stack: err instanceof Error ? err.stack?.split('\n').slice(0, 6).join('\n') : undefined });
+    this.monitor.violate('escaped-error', `${how}: ${errCode(err)}: ${errMessage(err)}`, { stack: err instanceof Error ? err.stack?.split('\n').slice(0, 6).join('\n') : undefined }, `escaped|${errMessage(err).replace(/\d+/g, 'N')}`);
   }
 
   // ---- checks ----
@@ -1085,9 +1119,11 @@ class StressRun {
         }
         continue;
       }
+      // usb-serial binds interface by interface and the bus claims what it binds: an interface
+      // claimed with no driver bound to it is one somebody took and did not give back.
       const stray = r.claimedInterfaces.filter((n) => !boundIfs.has(n));
       if (stray.length) {
-        this.monitor.violate('leaked-claim', `dongle ${d.name}: interface(s) ${stray.join(', ')} still claimed though no driver is bound to them`, { dongle: d.name, claimed: r.claimedInterfaces, bound: [...boundIfs] }, `stray-claim|${d.name}|${stray.join(',')}`);
+        this.monitor.violate('leaked-claim', `dongle ${d.name}: interface(s) ${stray.join(', ')} claimed with no driver bound to them`, { dongle: d.name, claimed: r.claimedInterfaces, bound: [...boundIfs] }, `stray-claim|${d.name}|${stray.join(',')}`);
       }
       if (r.opened && boundIfs.size === 0) {
         this.monitor.violate('leaked-claim', `dongle ${d.name} is left open with no driver bound`, undefined, `open|${d.name}`);

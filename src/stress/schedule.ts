@@ -21,17 +21,17 @@ export const RATE_KINDS = [
 export type RateKind = (typeof RATE_KINDS)[number];
 export type Rates = Record<RateKind, number>;
 
-/** Events per logical second. About a hundred a second, hotplug and traffic the most. */
+/** Events per logical second: about ninety a second, traffic the most, then opens and hotplug. */
 export const DEFAULT_RATES: Readonly<Rates> = Object.freeze({
-  hotplug: 10,
-  registration: 2,
-  new_id: 4,
+  hotplug: 8,
+  registration: 1.5,
+  new_id: 3,
   remove_id: 2,
   bind: 3,
   unbind: 3,
-  open: 14,
-  close: 7,
-  write: 30,
+  open: 18,
+  close: 5,
+  write: 40,
   signals: 8,
   check: 3,
 });
@@ -232,6 +232,16 @@ export class ScheduleGenerator {
     return Array.from({ length: count }, () => this.next());
   }
 
+  /** From the first list that has anything. */
+  private pickFrom<T>(rng: Rng, ...lists: (readonly T[])[]): T {
+    for (const l of lists) if (l.length > 0) return rng.pick(l);
+    throw new RangeError('nothing to pick from');
+  }
+
+  private dongleOfSlot(slot: string): string {
+    return this.slots.find((p) => p.slot === slot)?.dongle ?? '';
+  }
+
   /** Plugged, and its driver set registered, as far as this model knows. */
   private usable(dongle: string): boolean {
     if (!this.plugged.has(dongle)) return false;
@@ -301,27 +311,31 @@ export class ScheduleGenerator {
       case 'unbind':
         return { kind: 'unbind', target: rng.pick(this.interfaces) };
       case 'open': {
-        const closed = this.slots.filter((p) => !this.open.has(p.slot) && this.usable(p.dongle));
-        const p = closed.length > 0 && rng.bool(0.9) ? rng.pick(closed) : rng.pick(this.slots);
+        const usable = this.slots.filter((p) => this.usable(p.dongle));
+        const closed = usable.filter((p) => !this.open.has(p.slot));
+        const p = rng.bool(0.95) ? this.pickFrom(rng, closed, usable, this.slots) : rng.pick(this.slots);
         this.open.add(p.slot);
         return { kind: 'open', target: p.slot };
       }
       case 'close': {
         const open = this.slots.filter((p) => this.open.has(p.slot));
-        const p = open.length > 0 && rng.bool(0.9) ? rng.pick(open) : rng.pick(this.slots);
+        const usable = this.slots.filter((x) => this.usable(x.dongle));
+        const p = rng.bool(0.95) ? this.pickFrom(rng, open, usable, this.slots) : rng.pick(this.slots);
         this.open.delete(p.slot);
         return { kind: 'close', target: p.slot };
       }
       case 'write': {
-        const live = this.topo.links.filter((l) => this.open.has(l.from) && this.open.has(l.to));
-        const link = live.length > 0 && rng.bool(0.95) ? rng.pick(live) : rng.pick(this.topo.links);
+        const up = (s: string) => this.open.has(s) && this.usable(this.dongleOfSlot(s));
+        const live = this.topo.links.filter((l) => up(l.from) && up(l.to));
+        const usable = this.topo.links.filter((l) => this.usable(this.dongleOfSlot(l.from)) && this.usable(this.dongleOfSlot(l.to)));
+        const link = rng.bool(0.97) ? this.pickFrom(rng, live, usable, this.topo.links) : rng.pick(this.topo.links);
         const r = rng.float();
         const size = r < 0.5 ? rng.range(1, 64) : r < 0.92 ? rng.range(65, 1024) : rng.range(1025, 8192);
         return { kind: 'write', target: link.id, arg: String(size) };
       }
       case 'signals': {
-        const open = this.slots.filter((p) => this.open.has(p.slot));
-        const p = open.length > 0 ? rng.pick(open) : rng.pick(this.slots);
+        const open = this.slots.filter((p) => this.open.has(p.slot) && this.usable(p.dongle));
+        const p = this.pickFrom(rng, open, this.slots.filter((x) => this.usable(x.dongle)), this.slots);
         return { kind: 'signals', target: p.slot, arg: `dtr=${rng.bool() ? 1 : 0},rts=${rng.bool() ? 1 : 0}` };
       }
       case 'check':

@@ -1,0 +1,58 @@
+// The stress harness: runStress (library), registerStressCommand (CLI), and the pieces a lab or
+// a test may want (schedule, hubs, reports).
+export {
+  runStress,
+  runOnce,
+  scheduleOf,
+  INVARIANTS,
+  type StressOptions,
+  type StressResult,
+  type StressProgress,
+  type StepCounts,
+  type ShrinkOptions,
+  type ShrinkResult,
+  type LaneChange,
+} from './runner.ts';
+export {
+  DEFAULT_RATES,
+  RATE_KINDS,
+  STEP_KINDS,
+  ScheduleGenerator,
+  StressOptionError,
+  parseRates,
+  formatRates,
+  describeStep,
+  type Rates,
+  type RateKind,
+  type Step,
+  type StepKind,
+  type Topology,
+  type TopologyDongle,
+  type TopologyPort,
+  type TopologyLink,
+  type TopologyDriverSet,
+  type NewIdCandidate,
+} from './schedule.ts';
+export type { Invariant, Violation, TimelineRecord } from './monitor.ts';
+export type { Loss, EpochEnd } from './traffic.ts';
+export { VirtualClock, ClockError } from './clock.ts';
+export { Rng, parseSeed, formatSeed, randomSeed } from './random.ts';
+export {
+  HubControl,
+  HubError,
+  ForeignDeviceError,
+  parseHubDescriptor,
+  parentPort,
+  idPathFromSysfs,
+  formatHubListing,
+  PORT_POWER,
+  type HubInfo,
+  type HubPortInfo,
+  type HubDevice,
+  type HubDescriptor,
+  type PowerSwitching,
+} from './hubs.ts';
+export { MockTarget, HubTarget, ourDevicePredicate, type StressLab, type StressDriverSet, type DongleResources, type Target, type HubTargetOptions } from './target.ts';
+export { discoverWiring, type WiringOptions } from './wiring.ts';
+export { summaryLines, jsonReport, htmlTimeline, writeReports, scheduleFile } from './report.ts';
+export { registerStressCommand, parseDuration, readSchedule, STRESS_EXIT, type StressCommandContext } from './cli.ts';
