@@ -55,6 +55,7 @@ import {
   type TopologyLink,
   type TopologyPort,
 } from './schedule.ts';
+import { shrinkSchedule } from './shrink.ts';
 import { HubTarget, MockTarget, type HubTargetOptions, type StressLab, type Target } from './target.ts';
 import { buildFrames, LinkState, type EpochEnd, type Loss } from './traffic.ts';
 import { UdevRule, type UdevAction } from './udev.ts';
@@ -1421,10 +1422,51 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
   const first = await runOnce({ ...options, seed });
   const canShrink = !options.hubs && typeof options.lab === 'function' && options.shrink !== false;
   if (!first.ok && canShrink && first.violations.length > 0) {
-    const { shrinkRun } = await import('./shrink.ts');
-    first.shrunk = await shrinkRun({ ...options, seed }, first, typeof options.shrink === 'object' ? options.shrink : {});
+    const shrunk = await shrink({ ...options, seed }, first, typeof options.shrink === 'object' ? options.shrink : {});
+    if (shrunk) first.shrunk = shrunk;
   }
   return first;
+}
+
+async function shrink(options: StressOptions, failing: StressResult, o: ShrinkOptions): Promise<ShrinkResult | undefined> {
+  const first = failing.violations[0]!;
+  const invariant = first.invariant;
+  const upTo = first.event >= 0 ? first.event + 1 : failing.events;
+  const steps = options.schedule
+    ? options.schedule.filter((s) => first.event < 0 || s.n <= first.event)
+    : scheduleOf(failing.seed, failing.rates, failing.topology, upTo);
+  let last: StressResult | null = null;
+  const done = await shrinkSchedule(
+    steps,
+    async (candidate) => {
+      const r = await runOnce({
+        ...options,
+        seed: failing.seed,
+        schedule: candidate,
+        stopOnViolation: true,
+        maxViolations: 5,
+        timeline: false,
+        onProgress: undefined,
+        onViolation: undefined,
+        onClock: undefined,
+      });
+      const hit = r.violations.some((v) => v.invariant === invariant);
+      if (hit) last = r;
+      return hit;
+    },
+    { maxRuns: o.maxRuns ?? 200, maxMs: o.maxMs ?? 60_000 },
+  );
+  if (!done) return undefined;
+  const final = last as StressResult | null;
+  return {
+    invariant,
+    steps: done.steps,
+    from: steps.length,
+    runs: done.runs,
+    ms: done.ms,
+    violation: final?.violations.find((v) => v.invariant === invariant) ?? first,
+    traceHash: final?.traceHash ?? '',
+  };
 }
 
 /** The first `count` steps of a seed's schedule on a lab (what a run with --events count does). */

@@ -2,54 +2,43 @@
 // of fewer steps (steps keep their event numbers, so payloads and timing stay as they were); a
 // candidate that still breaks the same invariant replaces the schedule. What is left is a
 // schedule where every step matters, usually a handful.
-import type { Invariant } from './monitor.ts';
-import { runOnce, scheduleOf, type ShrinkOptions, type ShrinkResult, type StressOptions, type StressResult } from './runner.ts';
 import type { Step } from './schedule.ts';
 
 const realNow: () => number = performance.now.bind(performance);
 
-export async function shrinkRun(options: StressOptions, failing: StressResult, o: ShrinkOptions = {}): Promise<ShrinkResult | undefined> {
-  const first = failing.violations[0];
-  if (!first) return undefined;
-  const invariant: Invariant = first.invariant;
-  const upTo = first.event >= 0 ? first.event + 1 : failing.events;
-  const steps: Step[] = options.schedule
-    ? options.schedule.filter((s) => first.event < 0 || s.n <= first.event)
-    : scheduleOf(failing.seed, failing.rates, failing.topology, upTo);
-  const maxRuns = o.maxRuns ?? 200;
-  const deadline = realNow() + (o.maxMs ?? 60_000);
+export interface ShrinkBudget {
+  maxRuns: number;
+  maxMs: number;
+}
+
+/**
+ * The smallest schedule (by ddmin over complements) for which `fails` still holds; `fails` runs
+ * a candidate and says whether it still breaks what the original broke.
+ */
+export async function shrinkSchedule(
+  steps: readonly Step[],
+  fails: (candidate: Step[]) => Promise<boolean>,
+  budget: ShrinkBudget,
+): Promise<{ steps: Step[]; runs: number; ms: number } | undefined> {
   const t0 = realNow();
+  const deadline = t0 + budget.maxMs;
   let runs = 0;
-  let last: StressResult | null = null;
-
-  const fails = async (candidate: Step[]): Promise<boolean> => {
+  const test = async (c: Step[]) => {
     runs++;
-    const r = await runOnce({
-      ...options,
-      seed: failing.seed,
-      schedule: candidate,
-      stopOnViolation: true,
-      maxViolations: 5,
-      timeline: false,
-      onProgress: undefined,
-      onViolation: undefined,
-    });
-    const hit = r.violations.some((v) => v.invariant === invariant);
-    if (hit) last = r;
-    return hit;
+    return fails(c);
   };
-
   // The prefix up to the violation must fail on its own; otherwise there is nothing to shrink.
-  if (!(await fails(steps))) return undefined;
-  let cur = steps;
+  if (!(await test([...steps]))) return undefined;
+  let cur = [...steps];
   let n = 2;
-  while (cur.length >= 2 && runs < maxRuns && realNow() < deadline) {
+  const more = () => runs < budget.maxRuns && realNow() < deadline;
+  while (cur.length >= 2 && more()) {
     const size = Math.ceil(cur.length / n);
     let reduced = false;
-    for (let i = 0; i < n && runs < maxRuns && realNow() < deadline; i++) {
+    for (let i = 0; i < n && more(); i++) {
       const candidate = [...cur.slice(0, i * size), ...cur.slice((i + 1) * size)];
       if (candidate.length === cur.length || candidate.length === 0) continue;
-      if (await fails(candidate)) {
+      if (await test(candidate)) {
         cur = candidate;
         n = Math.max(n - 1, 2);
         reduced = true;
@@ -61,7 +50,14 @@ export async function shrinkRun(options: StressOptions, failing: StressResult, o
       n = Math.min(cur.length, n * 2);
     }
   }
-  const final = last as StressResult | null;
-  const violation = final?.violations.find((v) => v.invariant === invariant) ?? first;
-  return { invariant, steps: cur, from: steps.length, runs, ms: Math.round(realNow() - t0), violation, traceHash: final?.traceHash ?? '' };
+  // A single step may be enough on its own.
+  if (cur.length === 2 && more()) {
+    for (const one of cur) {
+      if (await test([one])) {
+        cur = [one];
+        break;
+      }
+    }
+  }
+  return { steps: cur, runs, ms: Math.round(realNow() - t0) };
 }

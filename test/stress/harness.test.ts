@@ -1,0 +1,83 @@
+// The stress harness on the built-in mock lab: a short pass (the long ones are in the
+// benchmark), replay by seed, hotplug through the emulated hub's port power, schedules.
+import { expect } from 'chai';
+import { createMockLab } from '../../mocks/lab.ts';
+import { runOnce, runStress, scheduleOf, STEP_KINDS, type StressResult } from '../../src/stress/index.ts';
+import { unknownViolations } from './known-issues.ts';
+
+const lab = () => createMockLab();
+
+function describeFailures(r: StressResult): string {
+  return unknownViolations(r.violations)
+    .map((v) => `[${v.invariant}] seed ${r.replay.seed} event #${v.event}: ${v.message}\n  ${v.history.slice(-8).join('\n  ')}`)
+    .join('\n');
+}
+
+describe('stress: on the mock lab', function () {
+  this.timeout(60_000);
+
+  it('a short pass over three seeds keeps every invariant, and does real work', async () => {
+    for (const seed of [1, 2, 3]) {
+      const r = await runStress({ seed, events: 1200, lab, shrink: false });
+      expect(unknownViolations(r.violations), describeFailures(r)).to.deep.equal([]);
+      expect(r.events).to.equal(1200);
+      expect(r.cycles, 'plug/unplug cycles').to.be.greaterThan(20);
+      expect(r.counts.register.ok + r.counts.deregister.ok, 'registration churn').to.be.greaterThan(2);
+      expect(r.counts.open.ok).to.be.greaterThan(10);
+      expect(r.traffic.bytesReceived, 'bytes through the wires').to.be.greaterThan(10_000);
+      expect(r.udevWrites, 'udev-like new_id writes').to.be.greaterThan(0);
+      for (const inv of ['method-after-unregistration', 'one-driver-per-device', 'probe-remove-pairing', 'leaked-claim', 'traffic-order'] as const) {
+        expect(r.checks[inv], `${inv} checked`).to.be.greaterThan(0);
+      }
+    }
+  });
+
+  it('the same seed replays the same run: every event, outcome and check', async () => {
+    const a = await runOnce({ seed: 0x5eed, events: 700, lab });
+    const b = await runOnce({ seed: 0x5eed, events: 700, lab });
+    expect(b.traceHash).to.equal(a.traceHash);
+    expect(b.traceLength).to.equal(a.traceLength);
+    expect(b.counts).to.deep.equal(a.counts);
+    expect(b.checks).to.deep.equal(a.checks);
+    expect(b.traffic).to.deep.equal(a.traffic);
+    expect(b.logicalMs).to.equal(a.logicalMs);
+    const c = await runOnce({ seed: 0x5eee, events: 700, lab });
+    expect(c.traceHash, 'another seed, another run').to.not.equal(a.traceHash);
+  });
+
+  it('replays a saved schedule exactly as the seed ran it', async () => {
+    const first = await runOnce({ seed: 77, events: 300, lab });
+    const steps = scheduleOf(77, first.rates, first.topology, 300);
+    const replay = await runOnce({ seed: 77, schedule: steps, lab });
+    expect(replay.traceHash).to.equal(first.traceHash);
+    expect(replay.replay.command).to.equal('usb-harness stress --mock-lab --seed 0x0000004d --events 300');
+  });
+
+  it('cycles dongles through the emulated hub\'s port power (the real-lab path), never the foreign one', async () => {
+    const r = await runStress({ seed: 11, events: 800, lab, hotplug: 'power', shrink: false });
+    expect(unknownViolations(r.violations), describeFailures(r)).to.deep.equal([]);
+    expect(r.hotplug).to.equal('power');
+    expect(r.cycles).to.be.greaterThan(10);
+    const cycled = new Set(r.timeline.filter((e) => e.kind === 'unplug' && e.outcome === 'ok').map((e) => e.target));
+    // Only what hangs from the per-port switchable hub 1-1 (2-1 is ganged; 1-1.5 is not ours).
+    expect([...cycled].every((d) => ['ft232r', 'ft2232h', 'pl2303hx', 'ft232h'].includes(d)), [...cycled].join(',')).to.equal(true);
+    expect(r.topology.dongles.filter((d) => d.hotplug).map((d) => d.name).sort()).to.deep.equal(['ft2232h', 'ft232h', 'ft232r', 'pl2303hx']);
+  });
+
+  it('honours rates: a kind at rate 0 never happens', async () => {
+    const r = await runOnce({ seed: 3, events: 300, lab, rates: 'hotplug=0,registration=0,write=80' });
+    expect(r.counts.plug.issued + r.counts.unplug.issued).to.equal(0);
+    expect(r.counts.register.issued).to.equal(0);
+    expect(r.counts.write.issued).to.be.greaterThan(r.counts.open.issued);
+    expect(STEP_KINDS.reduce((n, k) => n + r.counts[k].issued, 0)).to.be.greaterThanOrEqual(300);
+  });
+
+  it('stops on the limit asked for: cycles, or wall-clock duration', async () => {
+    const byCycles = await runOnce({ seed: 4, cycles: 15, lab });
+    expect(byCycles.cycles).to.equal(15);
+    const t0 = performance.now();
+    const byTime = await runOnce({ seed: 4, durationMs: 400, lab });
+    expect(byTime.events).to.be.greaterThan(0);
+    expect(performance.now() - t0).to.be.lessThan(5000);
+  });
+});
