@@ -55,6 +55,8 @@ export function knownFailure(ctx: Mocha.Context, name: string, known: KnownFailu
   if (!known) return;
   if (!detail || !known.detail.test(detail)) return;
   if (process.env.USB_HARNESS_VM_STRICT === '1') return;
-  console.log(`      [vm] KNOWN FAILURE ${name}: ${detail}\n      [vm]   cause/fix: ${known.why}`);
+  const lines = detail.split('\n');
+  const shown = lines.length > 1 ? `${lines[0]} (+${lines.length - 1} more lines)` : detail;
+  console.log(`      [vm] KNOWN FAILURE ${name}: ${shown}\n      [vm]   cause/fix: ${known.why}`);
   ctx.skip();
 }

@@ -1,0 +1,191 @@
+// (d) Hotplug through QMP device_add/device_del while our drivers register and unregister (the
+// seed's scenario, on a real kernel): every plug attached and detached once, in order; every
+// attachment bound at most once at a time and probed whenever a registration covered it; no
+// driver method after its deregistration resolved; nothing left at the end.
+import { expect } from 'chai';
+import { withGuest, type Guest } from './runner.ts';
+import { sinkPeer } from './peers.ts';
+import { jobFailed, knownFailure, logTimings, skipWithoutVm, type KnownFailure } from './tier.ts';
+
+/** Found on the real kernel, reported with a proposed fix in src/ (see the report / README). */
+const UNHANDLED_IN_PIPELINE: KnownFailure = {
+  detail: /NotFoundError: transferIn\(1, \d+\) on 0403:6001 .*device disconnected[\s\S]*libusb\.ts/,
+  why:
+    'src/serial/pipeline.ts InPipeline.submit() attaches its handlers to a transfer only when the previous transfer ' +
+    'settled (prev.then(() => transfer.then(...))); on unplug libusb fails the in-flight transfers in one go, a later ' +
+    "one rejects while no handler is attached yet, and Node's default unhandled-rejection mode kills the process. Fix: " +
+    'settle each transfer into a result at once (const outcome = transfer.then(ok => ({ ok }), err => ({ err })) ) ' +
+    'and chain the in-order delivery on the outcomes.',
+};
+
+interface Result {
+  plugs: Record<string, number>;
+  stream: { type: 'attach' | 'detach'; serial: string; port: string; key: string; attachment: number; seq: number; tick: number; ms: number }[];
+  calls: { method: string; gen: number; attachment: number; serial: string; afterDeregistration: boolean; tick: number }[];
+  gens: { gen: number; registeredTick: number; deregisterStartTick?: number; deregisteredTick?: number }[];
+  snapshots: { gen: number; interfaces: { name: string; serial: string; bound: boolean; gone: boolean }[] }[];
+  opens: { port: string; serial: string; gen: number; outcome: string }[];
+  errors: string[];
+  unhandled: string[];
+  final: { boundInterfaces: string[]; ftdiOnBus: string[]; minorsInUse: number; serialDevices: number };
+}
+
+const DEVICES = [
+  { id: 'hp0', serial: 'HP0', plugged: false },
+  { id: 'hp1', serial: 'HP1', plugged: false },
+];
+const PLUGS = Number(process.env.USB_HARNESS_VM_PLUGS ?? 12);
+/** QEMU's xhci never enumerated a device plugged for 300 ms or less (facts file): stay well above. */
+const MIN_PLUGGED_MS = 900;
+
+/** The host's schedule: random overlapping plugs of two devices, seeded; returns plugs per serial. */
+async function schedule(guest: Guest, seed: number, log: string[]): Promise<Record<string, number>> {
+  const t0 = Date.now();
+  let x = seed >>> 0 || 1;
+  const rand = (lo: number, hi: number) => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return lo + (x % (hi - lo + 1));
+  };
+  const state = new Map(DEVICES.map((d) => [d.id, { plugged: false, since: 0 }]));
+  const plugs: Record<string, number> = Object.fromEntries(DEVICES.map((d) => [d.serial, 0]));
+  let done = 0;
+  while (done < PLUGS) {
+    const d = DEVICES[rand(0, DEVICES.length - 1)]!;
+    const s = state.get(d.id)!;
+    const now = Date.now();
+    if (!s.plugged && now - s.since >= 300) {
+      await guest.plug(d.id);
+      log.push(`${Date.now() - t0} plug ${d.serial}`);
+      s.plugged = true;
+      s.since = Date.now();
+      plugs[d.serial]!++;
+      done++;
+    } else if (s.plugged && now - s.since >= MIN_PLUGGED_MS) {
+      await guest.unplug(d.id);
+      log.push(`${Date.now() - t0} unplug ${d.serial}`);
+      s.plugged = false;
+      s.since = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, rand(200, 700)));
+  }
+  for (const d of DEVICES) {
+    const s = state.get(d.id)!;
+    if (!s.plugged) continue;
+    const wait = MIN_PLUGGED_MS - (Date.now() - s.since);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await guest.unplug(d.id);
+  }
+  return plugs;
+}
+
+describe('VM: hotplug over QMP while drivers register and unregister', function () {
+  this.timeout(300_000);
+  skipWithoutVm();
+
+  const results: Partial<Record<'libusb' | 'nusb', Result>> = {};
+
+  for (const backend of ['libusb', 'nusb'] as const) {
+    it(`${backend}: ${PLUGS} plugs of two FTDIs against a registration loop`, async () => {
+      const log: string[] = [];
+      const seed = Number(process.env.USB_HARNESS_VM_SEED ?? 0x51ed) + (backend === 'nusb' ? 1 : 0);
+      // LOG_LEVEL=warn: the core's 'probe failed' warnings land in the job log, for the messages below.
+      const run = await withGuest({ devices: DEVICES, job: 'hardware-tests/vm/jobs/hotplug.ts', env: { VM_BACKEND: backend, VM_SEED: String(seed), LOG_LEVEL: 'warn' } }, async (guest) => {
+        // Something on the UART side of each, as with a real cable (the chip is always plugged).
+        for (const d of DEVICES) sinkPeer(await guest.serial(d.id));
+        await guest.channel.next('ready', 120_000);
+        const plugs = await schedule(guest, seed, log);
+        guest.channel.emit('done', { plugs });
+        return plugs;
+      });
+      logTimings(`hotplug (${backend})`, run);
+      if (run.status !== 0) throw jobFailed('hotplug job', run);
+      const r = run.result as Result;
+      results[backend] = r;
+      const warnings = () =>
+        run.jobLog
+          .split('\n')
+          .filter((l) => l.includes('"level":40') || l.includes('"level":50'))
+          .map((l) => {
+            try {
+              const j = JSON.parse(l) as { msg?: string; device?: string; err?: { message?: string } };
+              return `${j.device ?? ''}: ${j.msg ?? ''}: ${j.err?.message ?? ''}`;
+            } catch {
+              return l;
+            }
+          })
+          .join('\n');
+      expect(r.errors, 'stream/subsystem errors').to.deep.equal([]);
+      expect(r.plugs).to.deep.equal(run.value);
+
+      // The stream: one attach then one detach per attachment (a HostDevice), one attachment per
+      // plug, seq increasing. Not "alternating per serial": nusb hears udev's re-broadcast, and udev
+      // can deliver an old attachment's remove after the next one's add (seen: ~2 s late under TCG).
+      const seqs = r.stream.map((e) => e.seq);
+      expect(seqs, 'seq strictly increasing').to.deep.equal([...seqs].sort((a, b) => a - b));
+      const ours = new Set(DEVICES.map((d) => d.serial));
+      const attachments = [...new Set(r.stream.filter((e) => ours.has(e.serial)).map((e) => e.attachment))];
+      for (const d of DEVICES) {
+        const listing = r.stream.filter((e) => e.serial === d.serial).map((e) => `${e.ms} ms ${e.type} #${e.attachment} ${e.key}`).join('\n');
+        const mine = [...new Set(r.stream.filter((e) => e.serial === d.serial).map((e) => e.attachment))];
+        expect(mine.length, `${d.serial}: attachments vs plugs\n${listing}\nhost: ${log.join(', ')}`).to.equal(r.plugs[d.serial]);
+        for (const a of mine) {
+          expect(r.stream.filter((e) => e.attachment === a).map((e) => e.type), `${d.serial} attachment #${a}\n${listing}`).to.deep.equal(['attach', 'detach']);
+        }
+      }
+      expect(attachments.length, 'one attachment per plug').to.equal(PLUGS);
+      const late = r.stream.filter((e, i) => e.type === 'detach' && r.stream.slice(0, i).some((x) => x.type === 'attach' && x.serial === e.serial && x.attachment > e.attachment));
+      if (late.length) console.log(`      [vm] ${backend}: ${late.length} detach(es) arrived after the same serial's next attach (udev ordering)`);
+
+      // No driver method ran after its registration's deregistration resolved.
+      expect(r.calls.filter((c) => c.afterDeregistration), 'calls after deregistration').to.deep.equal([]);
+
+      // Per attachment: bind (probe...portProbe) and unbind (disconnect...release) alternate and balance.
+      let boundOnce = 0;
+      for (const a of attachments) {
+        const mine = r.calls.filter((c) => c.attachment === a);
+        const probes = mine.filter((c) => c.method === 'probe');
+        const releases = mine.filter((c) => c.method === 'release');
+        expect(probes.length, `attachment ${a}: probes vs releases`).to.equal(releases.length);
+        let open = 0;
+        for (const c of mine) {
+          if (c.method === 'probe') open++;
+          if (c.method === 'release') open--;
+          expect(open, `attachment ${a}: bound twice at once`).to.be.within(0, 1);
+        }
+        // A registration that covered the whole attachment probed it exactly once.
+        const attachTick = r.stream.find((e) => e.attachment === a && e.type === 'attach')!.tick;
+        const detachTick = r.stream.find((e) => e.attachment === a && e.type === 'detach')!.tick;
+        const covering = r.gens.find((g) => g.registeredTick < attachTick && (g.deregisterStartTick ?? Infinity) > detachTick);
+        if (covering) {
+          boundOnce++;
+          expect(probes.filter((p) => p.gen === covering.gen).length, `attachment ${a} within registration ${covering.gen}`).to.equal(1);
+        }
+      }
+      expect(boundOnce, 'some plugs fell entirely within a registration').to.be.greaterThan(0);
+
+      // Each registration bound every matching interface present (unless already unplugged).
+      for (const s of r.snapshots) {
+        for (const i of s.interfaces) expect(i.bound || i.gone, `registration ${s.gen}: ${i.name} (${i.serial}) not bound\n${warnings()}`).to.equal(true);
+      }
+      // Port opens: opened, or refused because the device or the driver went meanwhile.
+      for (const o of r.opens) expect(o.outcome, `open of ${o.port} (${o.serial})`).to.match(/^(opened|PortDisconnectedError|PortStateError)/);
+      expect(r.opens.filter((o) => o.outcome === 'opened').length, 'some ports opened').to.be.greaterThan(0);
+
+      expect(r.final.boundInterfaces).to.deep.equal([]);
+      expect(r.final.ftdiOnBus, 'unplugged devices still on the bus').to.deep.equal([]);
+      expect(r.final.minorsInUse).to.equal(0);
+      expect(r.final.serialDevices).to.equal(0);
+      console.log(`      [vm] ${backend}: ${PLUGS} plugs, ${r.gens.length} registrations, ${r.calls.length} driver calls, ${r.opens.length} opens (${boundOnce} plugs inside one registration)`);
+    });
+    it(`${backend}: no unhandled rejection while devices go away`, function () {
+      const r = results[backend];
+      if (!r) this.skip(); // the plug test above did not get a result
+      knownFailure(this, `${backend}: unhandled rejection on unplug`, UNHANDLED_IN_PIPELINE, r!.unhandled.join('\n'));
+      expect(r!.unhandled).to.deep.equal([]);
+    });
+  }
+});
