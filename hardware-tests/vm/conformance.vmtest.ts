@@ -3,37 +3,10 @@
 import { expect } from 'chai';
 import { CONFORMANCE_CHECKS, type ConformanceResult } from '../backend-conformance.ts';
 import { withGuest, type GuestRun } from './runner.ts';
-import { jobFailed, knownFailure, logTimings, skipWithoutVm, type KnownFailure } from './tier.ts';
+import { jobFailed, knownFailure, logTimings, skipWithoutVm } from './tier.ts';
+import { CONFORMANCE_KNOWN as KNOWN } from './known.ts';
 
 const BACKENDS = ['libusb', 'nusb'] as const;
-
-/** Failures seen on the real kernel, reported with a proposed fix in src/ (see the report / README). */
-const KNOWN: Record<string, KnownFailure> = {
-  'libusb: an idle IN transfer times out with TimeoutError': {
-    detail: /idle transferIn: nothing after \d+ ms/,
-    why:
-      "the `usb` 2.x package's libusb event thread sleeps in poll() with libusb's 60 s default and is not woken for a " +
-      'shorter transfer timeout: the callback comes after ~60 s (an explicit cancel completes in ~30 ms). Fix: ' +
-      'src/usb/backends/libusb.ts LibusbUsbDevice.bulk(): submit with timeout 0 and arm a setTimeout(timeoutMs) that ' +
-      'sets abortReason = TimeoutError and calls transfer.cancel(); settle() maps the CANCELLED status to abortReason.',
-  },
-  'nusb: an IN transfer cut short by releaseInterface rejects with AbortError': {
-    detail: /cannot be borrowed mutably while another borrow is active/,
-    why:
-      'usb 3.1 holds the native device mutably while nativeTransferIn runs (no cancel): releaseInterface during it ' +
-      'throws. Fix: src/usb/backends/nusb.ts NusbUsbDevice.releaseInterface() (and close/selectConfiguration/reset): ' +
-      "after abortPending(), await the interface's queued native calls (they end within inTimeoutMs) before the native " +
-      'call, and mark the tracker released only after it succeeded.',
-  },
-  'nusb: an idle IN transfer times out with TimeoutError': {
-    detail: /cannot be borrowed mutably while another borrow is active|interface is busy/,
-    why: 'follows from the releaseInterface failure of the previous check (the interface stayed claimed natively).',
-  },
-  'nusb: transfers on an unplugged device reject with NotFoundError': {
-    detail: /cannot be borrowed mutably while another borrow is active|interface is busy/,
-    why: 'follows from the releaseInterface failure of the abort check (the interface stayed claimed natively).',
-  },
-};
 
 describe('VM: host backend conformance on a real kernel (QEMU usb-serial on xhci)', function () {
   this.timeout(300_000);

@@ -5,18 +5,9 @@
 import { expect } from 'chai';
 import { withGuest, type Guest } from './runner.ts';
 import { sinkPeer } from './peers.ts';
-import { jobFailed, knownFailure, logTimings, skipWithoutVm, type KnownFailure } from './tier.ts';
+import { jobFailed, knownFailure, logTimings, skipWithoutVm } from './tier.ts';
+import { UNHANDLED_IN_PIPELINE } from './known.ts';
 
-/** Found on the real kernel, reported with a proposed fix in src/ (see the report / README). */
-const UNHANDLED_IN_PIPELINE: KnownFailure = {
-  detail: /NotFoundError: transferIn\(1, \d+\) on 0403:6001 .*device disconnected[\s\S]*libusb\.ts/,
-  why:
-    'src/serial/pipeline.ts InPipeline.submit() attaches its handlers to a transfer only when the previous transfer ' +
-    'settled (prev.then(() => transfer.then(...))); on unplug libusb fails the in-flight transfers in one go, a later ' +
-    "one rejects while no handler is attached yet, and Node's default unhandled-rejection mode kills the process. Fix: " +
-    'settle each transfer into a result at once (const outcome = transfer.then(ok => ({ ok }), err => ({ err })) ) ' +
-    'and chain the in-order delivery on the outcomes.',
-};
 
 interface Result {
   plugs: Record<string, number>;
