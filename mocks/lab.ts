@@ -5,7 +5,8 @@
 //
 // A dongle is connected to the host when its cable is in (plug/unplug) and, behind a hub, when
 // that hub port has power (the hub's SET/CLEAR_FEATURE PORT_POWER, as uhubctl sends it). A wire
-// carries bytes only while every dongle on it is powered: an unpowered UART hears nothing.
+// carries bytes only while every dongle on it is powered: an unpowered UART hears nothing, and a
+// powered one nobody reads drops what it cannot hold.
 import { ftdiSerialDriver, FTDI_IDS } from '../drivers/ftdi/index.ts';
 import { PL2303_ID_TABLE, pl2303Driver } from '../drivers/pl2303/index.ts';
 import type { SerialDriverSpec } from '../src/serial/index.ts';
@@ -18,7 +19,7 @@ import { MockLabError } from './errors.ts';
 import { mockFtdi } from './ftdi/index.ts';
 import { MockUsbHost, type MockUsbHostOptions } from './host.ts';
 import { createPl2303 } from './pl2303/index.ts';
-import { loopbackPlug, nullModem, type UartPort, type Wire } from './uart.ts';
+import { nullModem, UartPort, type Wire } from './uart.ts';
 
 /** One usb-serial registration: the serial drivers, the usb driver's name, the ID table. */
 export interface LabDriverSet {
@@ -100,11 +101,25 @@ interface LabHub {
   readonly requested: boolean[];
 }
 
+/**
+ * A cable, as relays: each end's UART is wired to a relay UART of its own, and the relays pass
+ * bytes and modem lines across. A powered UART that nobody reads then drops what it cannot hold,
+ * as a real one does, instead of holding up the sender (the mock UART's own wires apply
+ * backpressure across the line, which no cable without flow control does).
+ */
 interface LabWire {
   readonly spec: LabWireSpec;
   readonly slots: readonly string[];
-  live: Wire | null;
+  /** One relay per end, in `slots` order. */
+  readonly relays: readonly UartPort[];
+  /** The wire from each end's UART to its relay, while that end is powered. */
+  readonly ends: (Wire | null)[];
+  /** Bytes dropped because the receiving UART was not being read. */
+  dropped: number;
 }
+
+/** Bytes a relay queues for a receiver that is not being read before it starts dropping. */
+const RELAY_QUEUE = 64 * 1024;
 
 const CHANNEL = 'abcdefgh';
 
@@ -297,7 +312,9 @@ export class MockLab {
       const slots = w.kind === 'loopback' ? [w.slot] : [w.a, w.b];
       for (const s of slots) if (!this.slotMap.has(s)) throw new MockLabError(`wire to unknown port '${s}'`);
       if (this.wireList.some((x) => x.slots.some((s) => slots.includes(s)))) throw new MockLabError(`port ${slots.join('/')} is on two wires`);
-      this.wireList.push({ spec: w, slots, live: null });
+      const wire = makeWire(w, slots);
+      slots.forEach((slot, i) => this.follow(this.uart(slot), wire.relays[i]!));
+      this.wireList.push(wire);
     }
   }
 
@@ -363,7 +380,7 @@ export class MockLab {
   async close(): Promise<void> {
     this.unplugAll();
     await this.flush();
-    for (const w of this.wireList) w.live?.detach();
+    for (const w of this.wireList) for (const e of w.ends) e?.detach();
     await this.host.close();
     await this.hubHost.close();
   }
@@ -462,20 +479,69 @@ export class MockLab {
     this.rewire();
   }
 
-  /** A wire carries bytes only while every dongle on it is powered. */
+  /**
+   * A relay runs at its end's line settings, so bytes between them cross clean (the chip
+   * emulations set their UART's settings when the driver does: follow every change). Settings
+   * that differ between the two ends of a cable therefore do not garble bytes here.
+   */
+  private follow(uart: UartPort, relay: UartPort): void {
+    const set = uart.setSettings.bind(uart);
+    uart.setSettings = (next) => {
+      set(next);
+      relay.setSettings(uart.settings);
+    };
+    relay.setSettings(uart.settings);
+  }
+
+  /** Each end of a cable is connected while its dongle is powered. */
   private rewire(): void {
     for (const w of this.wireList) {
-      const ends = w.slots.map((s) => this.slotMap.get(s)!);
-      const up = ends.every((e) => e.dongle.device.plugged);
-      if (up && !w.live) {
-        const uarts = ends.map((e) => e.dongle.uarts[e.port.uart]!);
-        w.live = w.spec.kind === 'loopback' ? loopbackPlug(uarts[0]!) : nullModem(uarts[0]!, uarts[1]!);
-      } else if (!up && w.live) {
-        w.live.detach();
-        w.live = null;
-      }
+      w.slots.forEach((slot, i) => {
+        const end = this.slotMap.get(slot)!;
+        const up = end.dongle.device.plugged;
+        const live = w.ends[i];
+        if (up && !live) w.ends[i] = nullModem(end.dongle.uarts[end.port.uart]!, w.relays[i]!);
+        else if (!up && live) {
+          live.detach();
+          w.ends[i] = null;
+        }
+      });
     }
   }
+
+  /** Whether bytes written on `slot` can reach the other end of its cable now (every end powered). */
+  wireCarries(slot: string): boolean {
+    const w = this.wireList.find((x) => x.slots.includes(slot));
+    return Boolean(w && w.ends.every((e) => e !== null));
+  }
+
+  /** Bytes the cables dropped because nobody read the receiving UART. */
+  get droppedBytes(): number {
+    return this.wireList.reduce((n, w) => n + w.dropped, 0);
+  }
+}
+
+/** The relays of one cable: bytes and lines across, loopback or crossed. */
+function makeWire(spec: LabWireSpec, slots: readonly string[]): LabWire {
+  const relays = slots.map((s) => new UartPort({ name: `cable:${s}`, rxFifoSize: 4096 }));
+  const w: LabWire = { spec, slots, relays, ends: slots.map(() => null), dropped: 0 };
+  // Loopback: what comes in goes back out of the same relay; null modem: out of the other one.
+  const peer = (i: number) => relays[spec.kind === 'loopback' ? i : 1 - i]!;
+  relays.forEach((r, i) => {
+    r.onRx(() => {
+      const chunk = r.read();
+      const out = peer(i);
+      if (out.txPending + chunk.data.length > RELAY_QUEUE) {
+        w.dropped += chunk.data.length;
+        return;
+      }
+      void out.write(chunk.data);
+    });
+    // The end's RTS arrives as the relay's CTS, DTR as DSR: drive them out of the peer relay,
+    // where the other end sees RTS as CTS and DTR as DSR and DCD.
+    r.onInputsChange((inputs) => peer(i).setOutputs({ rts: inputs.cts, dtr: inputs.dsr }));
+  });
+  return w;
 }
 
 function parentOf(at: string): { hub: string; port: number } | null {

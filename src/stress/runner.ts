@@ -318,6 +318,8 @@ class StressRun {
   private readonly tracked = new Map<UsbSerialPort, TrackedPort>();
   private readonly disturbed = new Map<string, { n: number; reason: EpochEnd }>();
   private readonly written = new WeakMap<SerialDriver, Set<string>>();
+  /** When each usb device (attachment) was added, in stamps. */
+  private readonly deviceSince = new WeakMap<object, number>();
   private readonly bound = new Map<string, string>();
   private readonly losses: Loss[] = [];
   private readonly lossSummary = { epochs: 0, bytes: 0, byReason: {} as Record<string, number> };
@@ -747,7 +749,7 @@ class StressRun {
           st.phase = 'closed';
           st.port = null;
         }
-        this.judgeError(step, st, err, since);
+        this.judgeError(step, st, err, since, port);
         return `error:${errCode(err)}`;
       }
       if (st.port !== port || st.phase !== 'opening') return 'error:lost-race';
@@ -778,7 +780,7 @@ class StressRun {
       try {
         await port.close();
       } catch (err) {
-        this.judgeError(step, st, err, since);
+        this.judgeError(step, st, err, since, port);
         return `error:${errCode(err)}`;
       } finally {
         if (st.port === port) {
@@ -842,7 +844,7 @@ class StressRun {
         return 'ok';
       } catch (err) {
         if (err instanceof PortDisconnectedError) e.reported += err.bytesWritten;
-        this.judgeError(step, from, err, since);
+        this.judgeError(step, from, err, since, port);
         return `error:${errCode(err)}`;
       } finally {
         e.writesInFlight--;
@@ -869,7 +871,7 @@ class StressRun {
         return 'ok';
       } catch (err) {
         if (st.port === port) st.signals = null;
-        this.judgeError(step, st, err, since);
+        this.judgeError(step, st, err, since, port);
         return `error:${errCode(err)}`;
       } finally {
         st.signalsInFlight--;
@@ -891,9 +893,14 @@ class StressRun {
   }
 
   /** Why a port of this interface may have gone away since stamp `since`, or null if nothing explains it. */
-  private causeOf(st: SlotState, since: number): EpochEnd | null {
+  private causeOf(st: SlotState, since: number, port?: UsbSerialPort | null): EpochEnd | null {
     const dongle = st.info.dongle;
     if (!this.target.isConnected(dongle)) return 'unplug';
+    // The attachment the port belongs to is gone, even if the dongle is back by now.
+    if (port && (port.serial.usbDevice.gone || this.target.hostGone(port.serial.usbDevice.host))) return 'unplug';
+    // What happened to the dongle since this attachment appeared counts, whenever we met the port.
+    const appeared = port ? this.deviceSince.get(port.serial.usbDevice) : undefined;
+    if (appeared !== undefined) since = Math.min(since, appeared);
     const d = this.topo.dongles.find((x) => x.name === dongle);
     const set = d?.driverSet ? this.sets.get(d.driverSet) : undefined;
     if (set && set.phase !== 'registered') return 'deregister';
@@ -903,9 +910,9 @@ class StressRun {
   }
 
   /** An operation failed: fine when a disconnect explains it or it is a state race; otherwise a violation. */
-  private judgeError(step: Step, st: SlotState, err: unknown, since: number): void {
+  private judgeError(step: Step, st: SlotState, err: unknown, since: number, port: UsbSerialPort | null = st.port): void {
     if (err instanceof PortStateError) return;
-    const cause = this.causeOf(st, since);
+    const cause = this.causeOf(st, since, port);
     if (cause) return;
     if (err instanceof PortDisconnectedError) {
       // The port went away: the disconnect handler judges that.
@@ -942,7 +949,7 @@ class StressRun {
       case 'disconnect': {
         const t = this.tracked.get(port);
         const since = t?.since ?? SETUP;
-        const cause = this.causeOf(st, since);
+        const cause = this.causeOf(st, since, port);
         this.monitor.checked('unexpected-disconnect');
         if (!cause) {
           this.monitor.violate('unexpected-disconnect', `${port.name} (${st.info.slot}) disconnected with no unplug, unbind or deregistration to explain it`, {
@@ -989,6 +996,10 @@ class StressRun {
       return;
     }
     const key = `${e.bus}/${e.name}`;
+    if (e.action === 'add' && e.bus === 'usb') {
+      const dev = this.usb.bus.getDevice(e.name);
+      if (dev instanceof UsbDevice) this.deviceSince.set(dev, this.stamp());
+    }
     if (e.action === 'bind') {
       this.monitor.checked('one-driver-per-device');
       const prior = this.bound.get(key);
@@ -1384,6 +1395,8 @@ export async function runOnce(options: StressOptions): Promise<StressResult> {
   const onException = (err: unknown) => run.escapedError(err, 'uncaught exception');
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
+  // The emulations' timers are unref'd: without this a run waiting on one would let Node exit.
+  const keepAlive = setInterval(() => undefined, 60_000);
   clock?.install();
   options.onClock?.(clock);
   if (clock) clock.onError = (err) => run.escapedError(err, 'a timer callback threw');
@@ -1400,6 +1413,7 @@ export async function runOnce(options: StressOptions): Promise<StressResult> {
     // Let anything the teardown left behind run under logical time before the real timers return.
     if (clock) await clock.advanceTo(clock.elapsed + 100, 100).catch(() => undefined);
     clock?.uninstall();
+    clearInterval(keepAlive);
     options.onClock?.(null);
     process.off('unhandledRejection', onRejection);
     process.off('uncaughtException', onException);

@@ -62,6 +62,8 @@ export interface Target {
   /** Whether we have it connected (or powered) now. */
   isConnected(dongle: string): boolean;
   dongleOf(host: HostDevice): string | undefined;
+  /** Whether that attachment is gone (unplugged), whatever the backend has reported yet. */
+  hostGone(host: HostDevice): boolean;
   /** The emulated device's resources (mock only). */
   resources(dongle: string): DongleResources | undefined;
   flush(): Promise<void>;
@@ -145,6 +147,11 @@ export class MockTarget implements Target {
 
   dongleOf(host: HostDevice): string | undefined {
     return this.lab.dongleOf(host);
+  }
+
+  hostGone(host: HostDevice): boolean {
+    // A mock attachment knows at once; the hotplug event that says so comes a turn later.
+    return (host as { attached?: boolean }).attached === false;
   }
 
   resources(dongle: string): DongleResources | undefined {
@@ -271,6 +278,11 @@ export class HubTarget implements Target {
     const loc = host.location;
     if (!loc || !this.isOurs(host)) return undefined;
     return `${loc.busNumber}-${loc.portNumbers.join('.')}`;
+  }
+
+  hostGone(host: HostDevice): boolean {
+    // Backends that know (the mock host) say so at once; the others through UsbDevice.gone.
+    return (host as { attached?: boolean }).attached === false;
   }
 
   resources(): undefined {

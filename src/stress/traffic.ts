@@ -117,6 +117,16 @@ export class ByteQueue {
     }
   }
 
+  /** Where `bytes` occur in the queue at or after `from`, or -1. */
+  indexOf(bytes: readonly number[], from = 0): number {
+    const flat = this.peekMany(this.size);
+    outer: for (let i = from; i + bytes.length <= flat.length; i++) {
+      for (let k = 0; k < bytes.length; k++) if (flat[i + k] !== bytes[k]) continue outer;
+      return i;
+    }
+    return -1;
+  }
+
   startsWith(bytes: readonly number[]): boolean {
     if (bytes.length > this.size) return false;
     for (let i = 0; i < bytes.length; i++) if (this.at(i) !== bytes[i]) return false;
@@ -149,6 +159,8 @@ export interface Epoch {
   finished: boolean;
   /** A mismatch was reported; the rest of it is not checked. */
   broken: boolean;
+  /** Gaps skipped (bytes purged in the middle of a cut epoch). */
+  gaps: number;
 }
 
 /** A loss the rules allow (at an unplug, unbind or deregistration), for the report. */
@@ -171,6 +183,9 @@ export interface TrafficProblem {
 }
 
 const TAIL = 16;
+/** Bytes that must match to place received bytes after a gap in a cut epoch. */
+const GAP_WINDOW = 12;
+const HOLD = Symbol('hold');
 
 /** One direction of one wire. */
 export class LinkState {
@@ -178,6 +193,8 @@ export class LinkState {
   /** Index in `epochs` of the epoch bytes are arriving for. */
   private rx = 0;
   private tail: number[] = [];
+  /** Bytes after a mismatch in a cut epoch, kept until there are enough to find where they belong. */
+  private holdback = new Uint8Array(0);
   private lastEpochNumber = 0;
   totalReceived = 0;
   totalReported = 0;
@@ -223,6 +240,7 @@ export class LinkState {
       ended: null,
       finished: false,
       broken: false,
+      gaps: 0,
     };
     this.epochs.push(e);
     return e;
@@ -243,9 +261,25 @@ export class LinkState {
 
   /** Feeds received bytes; returns the first problem found (the rest of the chunk is then skipped). */
   receive(data: Uint8Array, event: number): TrafficProblem | null {
-    for (let i = 0; i < data.length; i++) {
-      const problem = this.consume(data[i]!, data, i, event);
-      if (problem) return problem;
+    let buf = data;
+    if (this.holdback.length > 0) {
+      buf = new Uint8Array(this.holdback.length + data.length);
+      buf.set(this.holdback);
+      buf.set(data, this.holdback.length);
+      this.holdback = new Uint8Array(0);
+    }
+    for (let i = 0; i < buf.length; i++) {
+      const r = this.consume(buf[i]!, buf, i, event);
+      if (r === null) continue;
+      if (r === HOLD) {
+        this.holdback = buf.slice(i);
+        return null;
+      }
+      if (typeof r === 'number') {
+        i = r - 1;
+        continue;
+      }
+      return r;
     }
     return null;
   }
@@ -256,7 +290,11 @@ export class LinkState {
     this.prune();
   }
 
-  private consume(b: number, chunk: Uint8Array, at: number, event: number): TrafficProblem | null {
+  /**
+   * One byte: null when it is the next expected one (or starts a later epoch), HOLD to wait for
+   * more bytes, an index to resume at (a gap in a cut epoch was skipped), or the problem.
+   */
+  private consume(b: number, chunk: Uint8Array, at: number, event: number): TrafficProblem | null | number | typeof HOLD {
     const cur = this.epochs[this.rx];
     if (!cur) {
       return {
@@ -299,6 +337,23 @@ export class LinkState {
     }
     // Already reported: skip the rest of it quietly until a later epoch starts arriving.
     if (cur.broken) return null;
+    // A cut epoch may also lose bytes in the middle (a FIFO purged while the rest was still on
+    // its way): find where these bytes sit further on, by a window long enough to be unique.
+    if (cur.ended && cur.ended.reason !== 'close' && cur.pending.length > 1) {
+      const avail = chunk.length - at;
+      const want = Math.min(GAP_WINDOW, cur.pending.length);
+      if (avail < want) return HOLD;
+      const window = Array.from(chunk.subarray(at, at + want));
+      const skip = cur.pending.indexOf(window, 1);
+      if (skip > 0) {
+        cur.pending.drop(skip + want);
+        cur.received += want;
+        cur.gaps++;
+        this.totalReceived += want;
+        this.tail = window.slice(-TAIL);
+        return at + want;
+      }
+    }
     cur.broken = true;
     const offset = cur.received;
     const expected = cur.pending.peekMany(8);

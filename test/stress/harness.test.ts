@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import { createMockLab } from '../../mocks/lab.ts';
 import { runOnce, runStress, scheduleOf, STEP_KINDS, type StressResult } from '../../src/stress/index.ts';
+import type { HostBackend } from '../../src/usb/index.ts';
 import { unknownViolations } from './known-issues.ts';
 
 const lab = () => createMockLab();
@@ -62,6 +63,39 @@ describe('stress: on the mock lab', function () {
     // Only what hangs from the per-port switchable hub 1-1 (2-1 is ganged; 1-1.5 is not ours).
     expect([...cycled].every((d) => ['ft232r', 'ft2232h', 'pl2303hx', 'ft232h'].includes(d)), [...cycled].join(',')).to.equal(true);
     expect(r.topology.dongles.filter((d) => d.hotplug).map((d) => d.name).sort()).to.deep.equal(['ft2232h', 'ft232h', 'ft232r', 'pl2303hx']);
+  });
+
+  it('the real-hub path (hub discovery, wiring found by tokens, power cycles, wall-clock time) on the mock lab\'s hubs', async () => {
+    const mock = createMockLab();
+    mock.plugAll();
+    await mock.flush();
+    // One backend listing the hubs and the dongles, as libusb lists a real lab.
+    const backend: HostBackend = {
+      name: 'mock+hubs',
+      getDevices: async () => [...(await mock.hubHost.getDevices()), ...(await mock.host.getDevices())],
+      watch: async (listener) => {
+        const stops = [await mock.hubHost.watch(listener), await mock.host.watch(listener)];
+        return () => stops.forEach((s) => s());
+      },
+      close: async () => {
+        await mock.hubHost.close();
+        await mock.host.close();
+      },
+    };
+    const r = await runStress({ seed: 21, durationMs: 1500, hubs: { backend, driverSets: mock.driverSets, newIds: mock.newIds }, rates: 'hotplug=6' });
+    expect(unknownViolations(r.violations), describeFailures(r)).to.deep.equal([]);
+    expect(r.target).to.equal('hubs');
+    expect(r.topology.links.map((l) => l.id).sort()).to.deep.equal(
+      ['1-1.1:0.0>1-1.1:0.0', '1-1.2:0.0>1-1.2:1.0', '1-1.2:1.0>1-1.2:0.0', '1-1.3:0.0>1-1.4:0.0', '1-1.4:0.0>1-1.3:0.0', '2-1.1:0.0>2-1.1:0.0', '1-2:0.0>1-2:0.0', '1-3:0.0>1-3:0.0'].sort(),
+    );
+    expect(r.topology.dongles.filter((d) => d.hotplug).map((d) => d.name).sort()).to.deep.equal(['1-1.1', '1-1.2', '1-1.3', '1-1.4']);
+    expect(r.cycles, 'power cycles').to.be.greaterThan(0);
+    expect(r.traffic.bytesReceived).to.be.greaterThan(0);
+    expect(r.replay.command).to.match(/^usb-harness stress --seed 0x00000015 --events \d+ --hotplug power --rates hotplug=6$/);
+    expect(r.topology.dongles.map((d) => d.name)).to.not.include('1-1.5');
+    expect(mock.isPlugged('receiver'), 'the foreign device was never cut').to.equal(true);
+    expect(['ft232r', 'ft2232h', 'pl2303hx', 'ft232h'].every((d) => mock.isPlugged(d)), 'every port powered again at the end').to.equal(true);
+    mock.unplugAll();
   });
 
   it('honours rates: a kind at rate 0 never happens', async () => {
