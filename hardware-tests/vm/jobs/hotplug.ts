@@ -7,6 +7,7 @@
 //   generation's deregistration had already resolved (it must never have);
 // - `snapshots`: at each registration, the matching interfaces on the bus and whether bound;
 // - `opens`: how each port open ended; `final`: what is left after the last deregistration.
+import { existsSync } from 'node:fs';
 import { DriverModel } from '../../../src/core/index.ts';
 import { createHostBackend, type HostBackendName } from '../../../src/usb/backends/select.ts';
 import { hotplugEvents, UsbInterface, UsbSubsystem, type HostDevice } from '../../../src/usb/index.ts';
@@ -49,7 +50,7 @@ const stream: { type: string; serial: string | undefined; port: string | undefin
 const t0 = performance.now();
 const calls: { method: string; gen: number; attachment: number; serial: string | undefined; afterDeregistration: boolean; tick: number }[] = [];
 const gens: { gen: number; registeredTick: number; deregisterStartTick?: number; deregisteredTick?: number }[] = [];
-const snapshots: { gen: number; interfaces: { name: string; serial: string | undefined; bound: boolean; gone: boolean }[] }[] = [];
+const snapshots: { gen: number; interfaces: { name: string; serial: string | undefined; bound: boolean; gone: boolean; present: boolean }[] }[] = [];
 const opens: { port: string; serial: string | undefined; gen: number; outcome: string }[] = [];
 const errors: string[] = [];
 // A rejection nobody handled would kill the job (Node's default): record it instead, so the
@@ -123,7 +124,9 @@ while (!hostDone) {
     interfaces: usb.bus
       .listDevices()
       .filter((n): n is UsbInterface => n instanceof UsbInterface && n.vendorId === 0x0403)
-      .map((i) => ({ name: i.name, serial: i.usbDevice.serialNumber, bound: i.bound, gone: i.usbDevice.gone })),
+      // present: whether the kernel still has the device. An unplug reaches sysfs at once but our
+      // bus only when the backend reports it; a probe in between fails with "device disconnected".
+      .map((i) => ({ name: i.name, serial: i.usbDevice.serialNumber, bound: i.bound, gone: i.usbDevice.gone, present: existsSync(`/sys/bus/usb/devices/${i.usbDevice.name}`) })),
   });
   current = { reg, done };
   await Promise.race([sleep(rand(1500, 3000)), doneFromHost]);
