@@ -156,7 +156,9 @@ async function stressAction(raw: RawOptions, ctx: StressCommandContext): Promise
 }
 
 async function runFromCli(raw: RawOptions, ctx: StressCommandContext, out: (l: string) => void, err: (l: string) => void): Promise<number> {
-  const rates = parseRates(raw.rates);
+  // Checked now; the runner applies them over the defaults of the lab it runs on.
+  parseRates(raw.rates);
+  const rates = raw.rates;
   const limits: Pick<StressOptions, 'events' | 'cycles' | 'durationMs'> = {};
   if (raw.events) limits.events = positiveInt(raw.events, '--events');
   if (raw.cycles) limits.cycles = positiveInt(raw.cycles, '--cycles');
@@ -198,7 +200,7 @@ async function runFromCli(raw: RawOptions, ctx: StressCommandContext, out: (l: s
   try {
     result = await runStress({
       seed,
-      rates,
+      ...(rates ? { rates } : {}),
       ...limits,
       ...(labFactory ? { lab: labFactory } : {}),
       ...(hubs ? { hubs } : {}),

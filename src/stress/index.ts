@@ -5,6 +5,7 @@ export {
   runOnce,
   scheduleOf,
   INVARIANTS,
+  REAL_LAB_RATES,
   type StressOptions,
   type StressResult,
   type StressProgress,

@@ -112,7 +112,7 @@ const STATE_COLOR: Record<string, string> = {
   failed: '#ef9a9a',
   open: '#80deea',
   closed: '#eeeeee',
-  gone: '#f8bbd0',
+  gone: '#f3e5f5',
 };
 
 /** A page a person opens: lanes of state over logical time, event ticks, violations in red. */

@@ -343,7 +343,7 @@ class StressRun {
     readonly clock: VirtualClock | null,
     readonly o: StressOptions & { rates: Rates },
   ) {
-    this.monitor = new MonitorWithHooks({
+    this.monitor = new Monitor({
       seed,
       maxViolations: o.maxViolations ?? 50,
       onViolation: (v) => {
@@ -381,7 +381,7 @@ class StressRun {
       this.udev = new UdevRule(this.model, preTopo?.newIds ?? this.o.hubs?.newIds ?? [], (a) => this.onUdev(a));
       this.udev.start();
     }
-    for (const s of this.sets.values()) await this.register(s, SETUP, true);
+    for (const s of this.sets.values()) await this.register(s, true);
     if (this.target.kind === 'mock') (this.target as MockTarget).lab.plugAll();
     await this.target.flush();
     await this.usb.attachBackend(this.target.backend);
@@ -467,7 +467,7 @@ class StressRun {
           const s = this.sets.get(step.target);
           if (!s) return this.finish(step, 'skip:unknown-set');
           if (s.phase === 'registering' || s.phase === 'registered') return this.finish(step, `skip:${s.phase}`);
-          return await this.register(s, step.n, false, step);
+          return await this.register(s, false, step);
         }
         case 'deregister':
           return this.deregister(step);
@@ -542,7 +542,7 @@ class StressRun {
     this.finish(step, outcome);
   }
 
-  private async register(s: SetState, n: number, initial: boolean, step?: Step): Promise<void> {
+  private async register(s: SetState, initial: boolean, step?: Step): Promise<void> {
     s.phase = 'registering';
     s.live++;
     s.attempt = [];
@@ -571,7 +571,6 @@ class StressRun {
       return;
     }
     this.launch(step!, `register ${s.name}`, run);
-    void n;
   }
 
   private deregister(step: Step): void {
@@ -1309,7 +1308,7 @@ class StressRun {
     if (l.length < 20_000 && l[l.length - 1]?.state !== state) l.push({ t: this.time.now(), n: this.monitor.event, state });
   }
 
-  result(rates: Rates, hotplug: 'plug' | 'power', command: string): StressResult {
+  result(rates: Rates, base: Readonly<Rates>, hotplug: 'plug' | 'power', command: string): StressResult {
     const wallMs = realNow() - this.wallStart;
     let bytesReceived = 0;
     let bytesReported = 0;
@@ -1317,8 +1316,8 @@ class StressRun {
       bytesReceived += l.totalReceived;
       bytesReported += l.totalReported;
     }
-    const ratesText = formatRates(rates);
-    const extra = `${hotplug === 'power' ? ' --hotplug power' : ''}${ratesText ? ` --rates ${ratesText}` : ''}`;
+    const ratesText = formatRates(rates, base);
+    const extra = `${hotplug === 'power' && this.target.kind === 'mock' ? ' --hotplug power' : ''}${ratesText ? ` --rates ${ratesText}` : ''}`;
     return {
       ok: this.monitor.violations.length === 0 && this.monitor.suppressed === 0,
       seed: this.seed,
@@ -1356,14 +1355,18 @@ class StressRun {
   }
 }
 
-class MonitorWithHooks extends Monitor {}
-
 // ---- entry points --------------------------------------------------------------------------
 
-function resolveRates(r: StressOptions['rates']): Rates {
-  if (r === undefined) return { ...DEFAULT_RATES };
-  if (typeof r === 'string') return parseRates(r);
-  const rates = { ...DEFAULT_RATES, ...r };
+/**
+ * Real labs: a power cycle takes a second or two to come back (bPwrOn2PwrGood, enumeration), and
+ * every event costs real transfers; the defaults there are gentler.
+ */
+export const REAL_LAB_RATES: Readonly<Rates> = Object.freeze({ ...DEFAULT_RATES, hotplug: 0.5, registration: 0.3, new_id: 0.5, remove_id: 0.3, bind: 0.5, unbind: 0.5, open: 8, close: 2, write: 20, signals: 3, check: 0.5 });
+
+function resolveRates(r: StressOptions['rates'], base: Readonly<Rates>): Rates {
+  if (r === undefined) return { ...base };
+  if (typeof r === 'string') return parseRates(r, base);
+  const rates = { ...base, ...r };
   for (const [k, v] of Object.entries(rates)) {
     if (!Number.isFinite(v) || v < 0) throw new StressOptionError(`rate for ${k} must be a number >= 0, got ${String(v)}`);
   }
@@ -1373,7 +1376,8 @@ function resolveRates(r: StressOptions['rates']): Rates {
 /** One run, no shrinking. */
 export async function runOnce(options: StressOptions): Promise<StressResult> {
   const seed = (options.seed ?? randomSeed()) >>> 0;
-  const rates = resolveRates(options.rates);
+  const base = options.hubs ? REAL_LAB_RATES : DEFAULT_RATES;
+  const rates = resolveRates(options.rates, base);
   const hotplug = options.hubs ? 'power' : (options.hotplug ?? 'plug');
   let target: Target;
   if (options.hubs) {
@@ -1407,7 +1411,7 @@ export async function runOnce(options: StressOptions): Promise<StressResult> {
     await run.run(steps, limits);
     await run.teardown();
     await run.shutdown();
-    result = run.result(rates, hotplug, options.command ?? (target.kind === 'mock' ? 'usb-harness stress --mock-lab' : 'usb-harness stress'));
+    result = run.result(rates, base, hotplug, options.command ?? (target.kind === 'mock' ? 'usb-harness stress --mock-lab' : 'usb-harness stress'));
     if (options.schedule) result.schedule = [...options.schedule];
   } finally {
     // Let anything the teardown left behind run under logical time before the real timers return.
