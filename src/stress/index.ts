@@ -1,5 +1,6 @@
-// The stress harness: runStress (library), registerStressCommand (CLI), and the pieces a lab or
-// a test may want (schedule, hubs, reports).
+// The stress harness as a library: runStress, and the pieces a lab or a test may want (schedule,
+// clock, hubs, reports). The command line is in ./cli.ts (registerStressCommand), kept out of
+// here so that importing the library does not load commander and cli-progress.
 export {
   runStress,
   runOnce,
@@ -56,4 +57,3 @@ export {
 export { MockTarget, HubTarget, ourDevicePredicate, type StressLab, type StressDriverSet, type DongleResources, type Target, type HubTargetOptions } from './target.ts';
 export { discoverWiring, type WiringOptions } from './wiring.ts';
 export { summaryLines, jsonReport, htmlTimeline, writeReports, scheduleFile } from './report.ts';
-export { registerStressCommand, parseDuration, readSchedule, STRESS_EXIT, type StressCommandContext } from './cli.ts';

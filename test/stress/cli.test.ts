@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMockLab, labDriverSets } from '../../mocks/lab.ts';
-import { registerStressCommand, STRESS_EXIT, type StressCommandContext } from '../../src/stress/index.ts';
+import { registerStressCommand, STRESS_EXIT, type StressCommandContext } from '../../src/stress/cli.ts';
 import { NoUsbSubsystemError } from '../../src/usb/index.ts';
 import { brokenLab } from './fixtures/broken-drivers.ts';
 
