@@ -2,11 +2,13 @@
 // seed's scenario, on a real kernel): every plug attached and detached once, in order; every
 // attachment bound at most once at a time and probed whenever a registration covered it; no
 // driver method after its deregistration resolved; nothing left at the end.
-import { expect } from 'chai';
+import { config, expect } from 'chai';
+
+config.truncateThreshold = 0; // failures here need the whole story
 import { withGuest, type Guest } from './runner.ts';
 import { sinkPeer } from './peers.ts';
 import { jobFailed, knownFailure, logTimings, skipWithoutVm } from './tier.ts';
-import { UNHANDLED_IN_PIPELINE } from './known.ts';
+import { OPEN_DURING_UNBIND, UNHANDLED_IN_PIPELINE } from './known.ts';
 
 
 interface Result {
@@ -122,7 +124,8 @@ describe('VM: hotplug over QMP while drivers register and unregister', function 
       for (const d of DEVICES) {
         const listing = r.stream.filter((e) => e.serial === d.serial).map((e) => `${e.ms} ms ${e.type} #${e.attachment} ${e.key}`).join('\n');
         const mine = [...new Set(r.stream.filter((e) => e.serial === d.serial).map((e) => e.attachment))];
-        expect(mine.length, `${d.serial}: attachments vs plugs\n${listing}\nhost: ${log.join(', ')}`).to.equal(r.plugs[d.serial]);
+        const all = r.stream.map((e) => `${e.ms} ${e.type} ${e.serial} #${e.attachment}`).join(', ');
+        expect(mine.length, `${d.serial}: attachments vs plugs\n${listing}\nhost: ${log.join(', ')}\nwhole stream: ${all}\n${warnings()}`).to.equal(r.plugs[d.serial]);
         for (const a of mine) {
           expect(r.stream.filter((e) => e.attachment === a).map((e) => e.type), `${d.serial} attachment #${a}\n${listing}`).to.deep.equal(['attach', 'detach']);
         }
@@ -153,7 +156,10 @@ describe('VM: hotplug over QMP while drivers register and unregister', function 
         const covering = r.gens.find((g) => g.registeredTick < attachTick && (g.deregisterStartTick ?? Infinity) > detachTick);
         if (covering) {
           boundOnce++;
-          expect(probes.filter((p) => p.gen === covering.gen).length, `attachment ${a} within registration ${covering.gen}`).to.equal(1);
+          const story = () =>
+            `${mine.map((c) => `${c.tick} ${c.method} gen ${c.gen}`).join(', ')}; attach tick ${attachTick}, detach tick ${detachTick}; ` +
+            `registration ${JSON.stringify(covering)}\n${warnings()}`;
+          expect(probes.filter((p) => p.gen === covering.gen).length, `attachment ${a} within registration ${covering.gen}: ${story()}`).to.equal(1);
         }
       }
       expect(boundOnce, 'some plugs fell entirely within a registration').to.be.greaterThan(0);
@@ -164,7 +170,14 @@ describe('VM: hotplug over QMP while drivers register and unregister', function 
         for (const i of s.interfaces) expect(i.bound || i.gone || !i.present, `registration ${s.gen}: ${i.name} (${i.serial}) not bound\n${warnings()}`).to.equal(true);
       }
       // Port opens: opened, or refused because the device or the driver went meanwhile.
-      for (const o of r.opens) expect(o.outcome, `open of ${o.port} (${o.serial})`).to.match(/^(opened|PortDisconnectedError|PortStateError)/);
+      for (const o of r.opens) {
+        if (/^(opened|PortDisconnectedError|PortStateError)/.test(o.outcome)) continue;
+        if (OPEN_DURING_UNBIND.detail.test(o.outcome) && process.env.USB_HARNESS_VM_STRICT !== '1') {
+          console.log(`      [vm] KNOWN FAILURE open during unbind (${o.port}, registration ${o.gen}): ${o.outcome}\n      [vm]   cause/fix: ${OPEN_DURING_UNBIND.why}`);
+          continue;
+        }
+        throw new Error(`open of ${o.port} (${o.serial}, registration ${o.gen}): ${o.outcome}`);
+      }
       expect(r.opens.filter((o) => o.outcome === 'opened').length, 'some ports opened').to.be.greaterThan(0);
 
       expect(r.final.boundInterfaces).to.deep.equal([]);

@@ -15,6 +15,17 @@ export const UNHANDLED_IN_PIPELINE: KnownFailure = {
     'and chain the in-order delivery on the outcomes.',
 };
 
+/** A port opened while its driver is being unbound: the user gets the backend's error, not the port's. */
+export const OPEN_DURING_UNBIND: KnownFailure = {
+  detail: /^(InvalidStateError: control.*device is (closed|closing)|AbortError: transfer on .* aborted: device closed)/,
+  why:
+    'the deregistration releases the interface (closing the device) while open() runs its control transfers; ' +
+    "the backend's InvalidStateError (libusb) or AbortError (nusb) reaches the caller (the driver maps only " +
+    'NotFoundError). Fix: ' +
+    'src/serial/port.ts UsbSerialPort.open(): in its catch, when this.gone (markGone ran meanwhile), throw ' +
+    'new PortDisconnectedError(this.name) with the original error as cause, as the success path already does.',
+};
+
 /** Backend conformance checks, keyed `backend: check name`. */
 export const CONFORMANCE_KNOWN: Record<string, KnownFailure> = {
   'libusb: an idle IN transfer times out with TimeoutError': {

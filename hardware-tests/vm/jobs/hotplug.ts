@@ -7,7 +7,7 @@
 //   generation's deregistration had already resolved (it must never have);
 // - `snapshots`: at each registration, the matching interfaces on the bus and whether bound;
 // - `opens`: how each port open ended; `final`: what is left after the last deregistration.
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { DriverModel } from '../../../src/core/index.ts';
 import { createHostBackend, type HostBackendName } from '../../../src/usb/backends/select.ts';
 import { hotplugEvents, UsbInterface, UsbSubsystem, type HostDevice } from '../../../src/usb/index.ts';
@@ -66,6 +66,16 @@ const sub = hotplugEvents(backend).subscribe({
 });
 const stop = await usb.attachBackend(backend, (err) => errors.push(`subsystem: ${String(err)}`));
 await usb.settled();
+
+/** Whether the kernel still has this attachment (same port and address: a port can be reused). */
+function stillInSysfs(dev: UsbInterface['usbDevice']): boolean {
+  try {
+    const devnum = Number(readFileSync(`/sys/bus/usb/devices/${dev.name}/devnum`, 'utf8'));
+    return dev.location?.deviceAddress === undefined || devnum === dev.location.deviceAddress;
+  } catch {
+    return false;
+  }
+}
 
 /** ftdi_sio with every method recorded against its registration generation. */
 function recordedSpec(gen: number, done: { resolved: boolean }): SerialDriverSpec {
@@ -126,7 +136,7 @@ while (!hostDone) {
       .filter((n): n is UsbInterface => n instanceof UsbInterface && n.vendorId === 0x0403)
       // present: whether the kernel still has the device. An unplug reaches sysfs at once but our
       // bus only when the backend reports it; a probe in between fails with "device disconnected".
-      .map((i) => ({ name: i.name, serial: i.usbDevice.serialNumber, bound: i.bound, gone: i.usbDevice.gone, present: existsSync(`/sys/bus/usb/devices/${i.usbDevice.name}`) })),
+      .map((i) => ({ name: i.name, serial: i.usbDevice.serialNumber, bound: i.bound, gone: i.usbDevice.gone, present: stillInSysfs(i.usbDevice) })),
   });
   current = { reg, done };
   await Promise.race([sleep(rand(1500, 3000)), doneFromHost]);
@@ -139,9 +149,12 @@ while (!hostDone) {
   await sleep(rand(300, 800));
 }
 const { plugs } = await doneFromHost;
-// Let the last detaches arrive and apply.
+// Let the last detaches arrive and apply: nusb hears them from udev, which lags under a busy TCG
+// guest (seen: seconds).
 const want = Object.values(plugs).reduce((a, b) => a + b, 0);
-for (let i = 0; i < 100 && stream.filter((e) => e.type === 'detach').length < want; i++) await sleep(100);
+const waitStart = performance.now();
+for (let i = 0; i < 300 && stream.filter((e) => e.type === 'detach').length < want; i++) await sleep(100);
+const finalWaitMs = Math.round(performance.now() - waitStart);
 await usb.settled();
 if (current) {
   gens.at(-1)!.deregisterStartTick = ++tick;
@@ -163,6 +176,6 @@ sub.unsubscribe();
 stop();
 await usb.stop();
 await backend.close();
-writeResult({ backend: backendName, plugs, stream, calls, gens, snapshots, opens, errors, unhandled, final });
+writeResult({ backend: backendName, finalWaitMs, plugs, stream, calls, gens, snapshots, opens, errors, unhandled, final });
 console.log(`generations ${gen}, stream events ${stream.length}, driver calls ${calls.length}, opens ${opens.length}, errors ${errors.length}, unhandled rejections ${unhandled.length}`);
 link.close();
