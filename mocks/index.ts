@@ -80,3 +80,8 @@ export {
   webUsbError,
 } from './errors.ts';
 export type { WebUsbErrorName } from './errors.ts';
+
+export * from './ftdi/index.ts';
+export * from './pl2303/index.ts';
+export { createMockLab, MockLab, labDriverSets, defaultLabOptions } from './lab.ts';
+export type { MockLabOptions, LabDongleSpec, LabPortSpec, LabWireSpec, LabHubSpec, LabDriverSet, LabDongle, DongleResources } from './lab.ts';

@@ -5,6 +5,9 @@ export * from './core/index.ts';
 export * from './usb/index.ts';
 export { defaultUsb } from './usb/default.ts';
 export * from './serial/index.ts';
+export * from '../drivers/ftdi/index.ts';
+export * from '../drivers/pl2303/index.ts';
+export * from './stress/index.ts';
 export { log, childLog } from './log.ts';
 
 /** The attribute tree of the default driver model (sysfs-like: read, write, list). */

@@ -39,6 +39,7 @@ export async function runLoopback(tx: UsbSerialPort, rx: UsbSerialPort, o: Loopb
   let lineErrors = 0;
   // Activity is data arriving or a write completing; none for idleTimeout ms ends the test.
   let lastActivity = performance.now();
+  let gone = false;
   let finished!: () => void;
   const done = new Promise<void>((r) => (finished = r));
   const bar = o.progress ? new SingleBar({ format: ' {bar} {percentage}% | {value}/{total} bytes | {speed} kB/s', stream: process.stderr }, Presets.shades_classic) : null;
@@ -58,6 +59,7 @@ export async function runLoopback(tx: UsbSerialPort, rx: UsbSerialPort, o: Loopb
       bar?.update(Math.min(received, o.bytes), { speed: Math.round(received / 1.024 / (performance.now() - t0)) });
       if (received >= o.bytes) finished();
     } else if (e.type === 'disconnect') {
+      gone = true;
       finished();
     }
   });
@@ -66,8 +68,13 @@ export async function runLoopback(tx: UsbSerialPort, rx: UsbSerialPort, o: Loopb
   }, Math.min(250, o.idleTimeout));
   try {
     const CHUNK = 4096;
+    // A window: never more than WINDOW bytes sent and not yet back. Without flow control an
+    // unpaced sender outruns any UART; this keeps the test about integrity, not overrun.
+    const WINDOW = 16384;
     const writing = (async () => {
       for (let at = 0; at < o.bytes; at += CHUNK) {
+        while (at - received > WINDOW && !gone) await new Promise((r) => setTimeout(r, 1));
+        if (gone) break;
         const n = Math.min(CHUNK, o.bytes - at);
         const buf = new Uint8Array(n);
         for (let k = 0; k < n; k++) buf[k] = patternByte(at + k);
