@@ -1,0 +1,105 @@
+// The CLI end to end, in child processes, on the built-in mock lab.
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+function run(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    if (stdin !== undefined) child.stdin.end(stdin);
+    else child.stdin.end();
+  });
+}
+
+describe('cli: usb-harness end to end', function () {
+  this.timeout(60_000);
+
+  it('help lists every command', async () => {
+    const r = await run(['--help']);
+    expect(r.code).to.equal(0);
+    for (const c of ['list', 'monitor', 'console', 'loopback', 'attr', 'demo', 'stress']) expect(r.stdout).to.include(c);
+  });
+
+  it('list --json shows devices, bound drivers and ports', async () => {
+    const r = await run(['--mock-lab', '--json', 'list']);
+    expect(r.code, r.stderr).to.equal(0);
+    const { devices } = JSON.parse(r.stdout) as { devices: { name: string; interfaces: { driver: string | null; ports: { name: string }[] }[] }[] };
+    const ft = devices.find((d) => d.name === '1-1.1')!;
+    expect(ft.interfaces[0]!.driver).to.equal('ftdi_sio');
+    expect(ft.interfaces[0]!.ports[0]!.name).to.match(/^ttyUSB\d+$/);
+    expect(devices.find((d) => d.name === '1-1.5')!.interfaces[0]!.driver, 'a foreign device stays unbound').to.equal(null);
+  });
+
+  it('loopback passes byte-exact on a loopback plug and on a cross-wired pair', async () => {
+    let r = await run(['--mock-lab', '--json', 'loopback', 'serial:LABFT232R:if0', '--bytes', '256k']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.include({ ok: true, received: 262144, mismatches: 0 });
+    r = await run(['--mock-lab', '--json', 'loopback', 'serial:LABFT2232H:if0', 'serial:LABFT2232H:if1', '--bytes', '128k']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.include({ ok: true });
+  });
+
+  it('bad options give one clear line and a non-zero exit code', async () => {
+    let r = await run(['--mock-lab', 'loopback', 'ttyUSB99']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr.trim().split('\n')).to.have.length(1);
+    expect(r.stderr).to.match(/unknown port 'ttyUSB99'; ports: ttyUSB0/);
+    r = await run(['--mock-lab', 'loopback', 'serial:LABFT232R:if0', '--baud', '13']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/cannot run at 13 baud.*nearest/);
+    r = await run(['--mock-lab', 'loopback', 'serial:GC0001:if0', '--parity', 'sideways']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/parity 'sideways'/);
+    r = await run(['--mock-lab', 'attr', 'write', 'bus/usb-serial/drivers/ftdi_sio/new_id', 'zz']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/too few fields/);
+  });
+
+  it('without USB (and without --mock-lab) says so, with exit code 3', async () => {
+    const r = await run(['list']);
+    if (r.code === 0) return; // a machine with USB: nothing to check here
+    expect(r.code).to.equal(3);
+    expect(r.stderr).to.match(/no USB subsystem.*--mock-lab/);
+  });
+
+  it('console echoes piped stdin through a loopback plug', async () => {
+    const r = await run(['--mock-lab', 'console', 'serial:LABFT232R:if0', '--baud', '9600'], 'hello, dongle\n');
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('hello, dongle\n');
+    expect(r.stderr).to.match(/connected to ttyUSB\d+ .* at 96\d\d(\.\d+)? baud/);
+  });
+
+  it('attr lists a serial driver'\''s files', async () => {
+    const r = await run(['--mock-lab', '--json', 'attr', 'list', 'bus/usb-serial/drivers/ftdi_sio']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout).entries).to.deep.equal(['new_id', 'remove_id']);
+  });
+
+  it('monitor prints hotplug and uevents as JSON lines', async () => {
+    const r = await run(['--mock-lab', '--json', 'monitor', '--duration', '400', '--churn', '40']);
+    expect(r.code, r.stderr).to.equal(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { source: string; action: string });
+    expect(events.some((e) => e.source === 'hotplug' && e.action === 'detach')).to.equal(true);
+    expect(events.some((e) => e.source === 'uevent' && e.action === 'bind')).to.equal(true);
+  });
+
+  it('demo (npm start) shows the lab working and exits 0', async () => {
+    const r = await run(['demo']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/udev rule: new_id '1209 7a01' -> ftdi_sio: ok/);
+    expect(r.stdout).to.match(/PortDisconnectedError/);
+    expect(r.stdout).to.match(/pins left 0, dynamic IDs left 0/);
+    expect(r.stdout).to.match(/all good/);
+  });
+});
