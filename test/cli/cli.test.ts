@@ -80,7 +80,7 @@ describe('cli: usb-harness end to end', function () {
     expect(r.stderr).to.match(/connected to ttyUSB\d+ .* at 96\d\d(\.\d+)? baud/);
   });
 
-  it('attr lists a serial driver'\''s files', async () => {
+  it('attr lists the files of a serial driver', async () => {
     const r = await run(['--mock-lab', '--json', 'attr', 'list', 'bus/usb-serial/drivers/ftdi_sio']);
     expect(r.code, r.stderr).to.equal(0);
     expect(JSON.parse(r.stdout).entries).to.deep.equal(['new_id', 'remove_id']);
