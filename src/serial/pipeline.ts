@@ -63,13 +63,19 @@ export class InPipeline {
 
   private submit(): void {
     this.pending++;
-    const transfer = this.o.device.transferIn(this.o.endpoint, this.o.transferSize);
+    // Settle each transfer into an outcome at once: on unplug libusb fails every transfer in
+    // flight together, and a rejection waiting for its turn in the chain would be unhandled.
+    const outcome = this.o.device.transferIn(this.o.endpoint, this.o.transferSize).then(
+      (r) => ({ ok: true as const, r }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
     // Deliver in submission order even if the backend completes out of order.
     const prev = this.order[this.order.length - 1] ?? Promise.resolve();
     const step = prev.then(() =>
-      transfer.then(
-        (r) => {
-          if (!this.running) return;
+      outcome.then((o) => {
+        if (!this.running) return;
+        if (o.ok) {
+          const r = o.r;
           if (r.status === 'ok' && r.data) {
             if (r.data.byteLength > 0) this.o.onData(r.data);
           } else if (r.status === 'stall') {
@@ -77,14 +83,12 @@ export class InPipeline {
           } else {
             this.halt({ kind: 'error', error: new Error(`transferIn status ${r.status}`) });
           }
-        },
-        (err: unknown) => {
-          const kind = transferErrorKind(err);
-          if (kind === 'timeout' || !this.running) return;
-          if (kind === 'aborted') return;
-          this.halt({ kind: kind === 'disconnected' ? 'disconnected' : 'error', error: err });
-        },
-      ),
+          return;
+        }
+        const kind = transferErrorKind(o.err);
+        if (kind === 'timeout' || kind === 'aborted') return;
+        this.halt({ kind: kind === 'disconnected' ? 'disconnected' : 'error', error: o.err });
+      }),
     );
     this.order.push(step);
     void step.finally(() => {

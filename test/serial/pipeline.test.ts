@@ -1,0 +1,56 @@
+import { expect } from 'chai';
+import { InPipeline } from '../../src/serial/pipeline.ts';
+import { transferError } from '../../src/usb/host.ts';
+
+/** A device whose IN transfers pend until the test settles them. */
+function fakeDevice() {
+  const pending: { resolve: (r: USBInTransferResult) => void; reject: (e: unknown) => void }[] = [];
+  const device = {
+    transferIn: () =>
+      new Promise<USBInTransferResult>((resolve, reject) => pending.push({ resolve, reject })),
+  } as unknown as USBDevice;
+  return { device, pending };
+}
+
+const ok = (bytes: number[]): USBInTransferResult => ({ status: 'ok', data: new DataView(new Uint8Array(bytes).buffer) });
+
+describe('serial: InPipeline', () => {
+  it('keeps several transfers in flight and delivers in submission order', async () => {
+    const { device, pending } = fakeDevice();
+    const got: number[] = [];
+    const p = new InPipeline({ device, endpoint: 1, transferSize: 64, inFlight: 3, onData: (d) => got.push(d.getUint8(0)), onStop: () => undefined });
+    p.start();
+    expect(pending).to.have.length(3);
+    pending[2]!.resolve(ok([3]));
+    pending[0]!.resolve(ok([1]));
+    pending[1]!.resolve(ok([2]));
+    await new Promise((r) => setImmediate(r));
+    expect(got).to.deep.equal([1, 2, 3]);
+    expect(pending.length).to.equal(6); // resubmitted
+    const stopping = p.stop();
+    for (const t of pending.slice(3)) t.reject(transferError('aborted', 'released'));
+    await stopping;
+  });
+
+  it('an unplug failing every transfer at once stops once, with no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const on = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', on);
+    try {
+      const { device, pending } = fakeDevice();
+      const stops: string[] = [];
+      const p = new InPipeline({ device, endpoint: 1, transferSize: 64, inFlight: 4, onData: () => undefined, onStop: (r) => stops.push(r.kind) });
+      p.start();
+      // libusb fails the later transfers first while the oldest is still in the chain's head.
+      for (const t of pending.slice(1)) t.reject(transferError('disconnected', 'gone'));
+      await new Promise((r) => setTimeout(r, 10));
+      pending[0]!.reject(transferError('disconnected', 'gone'));
+      await new Promise((r) => setTimeout(r, 10));
+      expect(stops).to.deep.equal(['disconnected']);
+      expect(p.inFlight).to.equal(0);
+    } finally {
+      process.off('unhandledRejection', on);
+    }
+    expect(unhandled).to.deep.equal([]);
+  });
+});
