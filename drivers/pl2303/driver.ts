@@ -515,18 +515,24 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
     const interrupt = st.interruptDone ?? Promise.resolve();
     st.interruptDone = null;
     if (!intf.usbDevice.gone && ((pipeline?.inFlight ?? 0) > 0 || interruptReading)) {
-      try {
-        await intf.usb.releaseInterface(intf.interfaceNumber);
-      } catch (err) {
-        log.debug({ err, port: port.name }, 'release to cancel reads failed');
-      }
-      if (!intf.usbDevice.gone) {
+      // Under the device's serialisation, so the bus's own release cannot interleave with this
+      // release + re-claim; re-claim only while the bus still holds the interface for us (a close
+      // racing an unbind must not leave it claimed with no driver: the stress harness, seed 0x22).
+      await intf.usbDevice.serialize(async () => {
+        if (!intf.claimed) return;
         try {
-          await intf.usb.claimInterface(intf.interfaceNumber);
+          await intf.usb.releaseInterface(intf.interfaceNumber);
         } catch (err) {
-          log.warn({ err, port: port.name }, 'could not claim the interface again after cancelling reads');
+          log.debug({ err, port: port.name }, 'release to cancel reads failed');
         }
-      }
+        if (!intf.usbDevice.gone && intf.claimed && !port.gone) {
+          try {
+            await intf.usb.claimInterface(intf.interfaceNumber);
+          } catch (err) {
+            log.warn({ err, port: port.name }, 'could not claim the interface again after cancelling reads');
+          }
+        }
+      });
     }
     await Promise.all([stopped, interrupt.catch(() => undefined)]);
   }

@@ -14,15 +14,6 @@ const PL2303_DONGLES = '(?:pl2303\\w*|custom-pl2303)';
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
   {
-    invariant: 'leaked-claim',
-    match: new RegExp(`^dongle ${PL2303_DONGLES}: interface\\(s\\) 0 claimed with no driver bound`),
-    what:
-      'drivers/pl2303/driver.ts stopReading() cancels reads by releaseInterface + claimInterface; when a close (or ' +
-      'portRemove) races an unbind or deregistration, the re-claim lands after the bus released the interface, ' +
-      'so it stays claimed with no driver (e.g. seed 0x00000022, shrunk: unbind pl2303gc:if0 while its close runs)',
-    fix: 'skip the re-claim once the port is going (markGone / disconnect seen, or the interface no longer bound to this driver), or cancel reads without touching the claim',
-  },
-  {
     invariant: 'modem-lines',
     match: new RegExp(`\\(link [^>]+>${PL2303_DONGLES}\\)$`),
     what:
