@@ -9,6 +9,7 @@ import {
   type HostEvent,
   type KernelDriverControl,
   type RawDeviceDescriptor,
+  toRawDeviceDescriptor,
   type UsbLocation,
 } from '../src/usb/host.ts';
 import { childLog } from '../src/log.ts';
@@ -145,21 +146,7 @@ class Attachment implements MockHostDevice {
   }
   /** The raw descriptor, as libusb hands it out without opening the device. */
   get deviceDescriptor(): RawDeviceDescriptor {
-    const d = this.usb.descriptor;
-    return {
-      bcdUSB: d.bcdUSB,
-      bDeviceClass: d.bDeviceClass,
-      bDeviceSubClass: d.bDeviceSubClass,
-      bDeviceProtocol: d.bDeviceProtocol,
-      bMaxPacketSize0: d.bMaxPacketSize0,
-      idVendor: d.idVendor,
-      idProduct: d.idProduct,
-      bcdDevice: d.bcdDevice,
-      iManufacturer: d.iManufacturer,
-      iProduct: d.iProduct,
-      iSerialNumber: d.iSerialNumber,
-      bNumConfigurations: d.configurations.length,
-    };
+    return toRawDeviceDescriptor(this.usb.descriptor, this.usb.descriptor.configurations.length);
   }
 }
 

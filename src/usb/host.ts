@@ -116,3 +116,24 @@ export function transferError(kind: Exclude<TransferErrorKind, 'other'>, message
   e.name = { disconnected: 'NotFoundError', timeout: 'TimeoutError', aborted: 'AbortError' }[kind];
   return e;
 }
+
+/** Picks the device-descriptor fields out of a backend's own descriptor object (same names). */
+export function toRawDeviceDescriptor(
+  d: Omit<RawDeviceDescriptor, 'bNumConfigurations'>,
+  bNumConfigurations: number,
+): RawDeviceDescriptor {
+  return {
+    bcdUSB: d.bcdUSB,
+    bDeviceClass: d.bDeviceClass,
+    bDeviceSubClass: d.bDeviceSubClass,
+    bDeviceProtocol: d.bDeviceProtocol,
+    bMaxPacketSize0: d.bMaxPacketSize0,
+    idVendor: d.idVendor,
+    idProduct: d.idProduct,
+    bcdDevice: d.bcdDevice,
+    iManufacturer: d.iManufacturer,
+    iProduct: d.iProduct,
+    iSerialNumber: d.iSerialNumber,
+    bNumConfigurations,
+  };
+}

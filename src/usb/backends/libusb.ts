@@ -13,6 +13,7 @@ import {
   type HostEvent,
   type KernelDriverControl,
   type RawDeviceDescriptor,
+  toRawDeviceDescriptor,
   type UsbLocation,
 } from '../host.ts';
 import { childLog } from '../../log.ts';
@@ -889,20 +890,7 @@ class LibusbHostDevice implements HostDevice {
   get deviceDescriptor(): RawDeviceDescriptor | undefined {
     const d = this.usb.legacy.deviceDescriptor;
     if (d.bMaxPacketSize0 === undefined) return undefined;
-    return {
-      bcdUSB: d.bcdUSB,
-      bDeviceClass: d.bDeviceClass,
-      bDeviceSubClass: d.bDeviceSubClass,
-      bDeviceProtocol: d.bDeviceProtocol,
-      bMaxPacketSize0: d.bMaxPacketSize0,
-      idVendor: d.idVendor,
-      idProduct: d.idProduct,
-      bcdDevice: d.bcdDevice,
-      iManufacturer: d.iManufacturer,
-      iProduct: d.iProduct,
-      iSerialNumber: d.iSerialNumber,
-      bNumConfigurations: d.bNumConfigurations ?? 1,
-    };
+    return toRawDeviceDescriptor({ ...d, bMaxPacketSize0: d.bMaxPacketSize0 }, d.bNumConfigurations ?? 1);
   }
 
   constructor(lib: LibusbModule, legacy: LibusbLegacyDevice, opts: ResolvedOptions) {
