@@ -140,11 +140,21 @@ export class UsbSerialPort extends Device {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes the port. Queued writes get up to `closingWaitMs` (Linux's closing_wait, 30 s by
+   * default) to go out; after that the port closes anyway, so a write held by flow control
+   * cannot hang the close: the write then rejects with how far it got.
+   */
+  async close(options: { closingWaitMs?: number } = {}): Promise<void> {
     if (this.#state === 'closed') return;
     if (this.#state === 'closing') throw new PortStateError(this.name, 'closing', 'close is already running');
     this.#state = 'closing';
-    await this.#writing.catch(() => undefined);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#writing.catch(() => undefined),
+      new Promise<void>((r) => (timer = setTimeout(r, options.closingWaitMs ?? 30_000))),
+    ]);
+    clearTimeout(timer);
     try {
       if (!this.gone) await this.ops().close(this);
     } finally {
