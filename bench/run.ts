@@ -3,6 +3,9 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// stdout carries only the figures: the project's logs stay quiet unless LOG_LEVEL asks.
+process.env.LOG_LEVEL ??= 'silent';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
 const files = readdirSync(here)
