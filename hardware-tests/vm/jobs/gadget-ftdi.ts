@@ -1,0 +1,105 @@
+// Part C exploration (guest job): our emulated FT232R (mocks/ftdi) presented to the guest kernel
+// through dummy_hcd + gadgetfs; does the kernel's own ftdi_sio bind it, and does /dev/ttyUSB*
+// pass a loopback through the emulated wire? Records what the kernel sent (the delegated
+// control requests) as the result.
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { execSync } from 'node:child_process';
+import { SerialPortStream } from '@serialport/stream';
+import { autoDetect } from '@serialport/bindings-cpp';
+import { mockFtdi } from '../../../mocks/ftdi/index.ts';
+import { loopbackPlug } from '../../../mocks/uart.ts';
+import { bridgeMock, setupGadgetfs } from '../guest/gadgetfs-bridge.ts';
+import { writeResult } from '../guest/link.ts';
+import { patternBytes } from './pattern.ts';
+
+const SERIAL = 'GADGET01';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const result: Record<string, unknown> = {};
+const t0 = performance.now();
+const ms = () => Math.round(performance.now() - t0);
+
+/**
+ * Our gadget on the dummy_hcd bus, found by idVendor/idProduct and the sysfs path only: the
+ * string attributes (serial...) take the device lock, and the hub thread holds the root hub's
+ * while it enumerates; a readFileSync of it would block this event loop, and with it the bridge.
+ */
+function findDevice(): { dev: string; tty?: string; driver?: string } | undefined {
+  for (const d of readdirSync('/sys/bus/usb/devices')) {
+    if (!/^\d+-[\d.]+$/.test(d)) continue;
+    const path = `/sys/bus/usb/devices/${d}`;
+    if (!realpathSync(path).includes('dummy_hcd')) continue;
+    try {
+      if (readFileSync(`${path}/idVendor`, 'utf8').trim() !== '0403') continue;
+    } catch {
+      continue;
+    }
+    const intf = `${path}/${d}:1.0`;
+    const driver = existsSync(`${intf}/driver`) ? basename(realpathSync(`${intf}/driver`)) : undefined;
+    const tty = existsSync(intf) ? readdirSync(intf).find((n) => n.startsWith('ttyUSB')) : undefined;
+    return { dev: d, tty, driver };
+  }
+  return undefined;
+}
+
+try {
+  const udc = setupGadgetfs();
+  result.udc = udc;
+  const chipName = (process.env.VM_GADGET_CHIP ?? 'FT232R') as Parameters<typeof mockFtdi>[0];
+  const m = mockFtdi(chipName, { serialNumber: SERIAL });
+  loopbackPlug(m.uart());
+  const bridge = await bridgeMock(m.device, udc);
+  let found = findDevice();
+  for (let i = 0; i < Number(process.env.VM_GADGET_WAIT ?? 400); i++) {
+    if (found?.tty) break;
+    await sleep(50);
+    found = findDevice();
+  }
+  result.enumerated = { ...found, ms: ms() };
+  // sysfs has the tty before udev made its /dev node.
+  for (let i = 0; i < 200 && found?.tty && !existsSync(`/dev/${found.tty}`); i++) await sleep(25);
+  if (found?.tty) {
+    const binding = autoDetect();
+    const loops: Record<string, unknown>[] = [];
+    for (const [baudRate, dataBits, parity, stopBits] of [
+      [9600, 8, 'none', 1],
+      [115200, 8, 'none', 1],
+      [921600, 8, 'none', 1],
+      [115200, 7, 'even', 1],
+      [115200, 8, 'odd', 2],
+    ] as const) {
+      const port = new SerialPortStream({ binding, path: `/dev/${found.tty}`, baudRate, dataBits, parity, stopBits, autoOpen: false });
+      const firstSetup = bridge.log.setups.length;
+      await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+      // What the emulated chip made of the kernel's requests for this open (its own decoding).
+      const st = m.channel(0).state;
+      const chipSide = { baudRate: st.baudRate, dataBits: st.dataBits, parity: st.parity, stopBits: st.stopBits, flow: st.flow, dtr: st.dtr, rts: st.rts };
+      const requests = bridge.log.setups.slice(firstSetup).map((x) => `${x.bmRequestType.toString(16)}/${x.bRequest.toString(16)} v${x.wValue.toString(16)} i${x.wIndex.toString(16)}: ${x.reply}`);
+      const data = patternBytes(baudRate < 100_000 ? 256 : 4096, baudRate);
+      if (dataBits === 7) for (let i = 0; i < data.length; i++) data[i]! &= 0x7f;
+      const chunks: Buffer[] = [];
+      port.on('data', (c: Buffer) => chunks.push(c));
+      const tw = performance.now();
+      await new Promise<void>((res, rej) => port.write(Buffer.from(data), (e) => (e ? rej(e) : res())));
+      for (let i = 0; i < 200 && Buffer.concat(chunks).length < data.length; i++) await sleep(25);
+      const got = Buffer.concat(chunks);
+      let firstDiff = -1;
+      for (let i = 0; i < Math.min(got.length, data.length); i++) if (got[i] !== data[i]) { firstDiff = i; break; }
+      const around = firstDiff < 0 ? undefined : { sent: Buffer.from(data.subarray(firstDiff, firstDiff + 12)).toString('hex'), got: got.subarray(firstDiff, firstDiff + 12).toString('hex') };
+      loops.push({ baudRate, dataBits, parity, stopBits, chipSide, requests, sent: data.length, received: got.length, identical: got.equals(Buffer.from(data)), firstDiff, around, ms: Math.round(performance.now() - tw) });
+      await new Promise<void>((res) => port.close(() => res()));
+    }
+    result.loopbacks = loops;
+  }
+  result.bridge = bridge.log;
+  result.chip = { baud: m.channel(0).state };
+  bridge.stop();
+} catch (err) {
+  result.error = `${(err as Error).name}: ${(err as Error).message}`;
+}
+result.dmesg = execSync('dmesg | tail -25').toString();
+writeResult(result);
+console.log(JSON.stringify(result, null, 1));
+// gadgetfs reads still block thread-pool threads, and exit() joins them: end the process hard
+// (stage 2 then records 137; the result is written already).
+process.kill(process.pid, 'SIGKILL');
