@@ -17,7 +17,7 @@
 // enumerates a child; reading the dummy root hub's `serial` during enumeration stalled this
 // bridge's event loop until the kernel's control requests had timed out.
 import { execSync } from 'node:child_process';
-import { openSync, read, readv, write, closeSync, existsSync, readFileSync } from 'node:fs';
+import { openSync, read, readv, write, writev, closeSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import type { MockUsbDevice } from '../../../mocks/device.ts';
 
 const GADGETFS_DIR = '/dev/gadget';
@@ -37,6 +37,8 @@ const readAsync = (fd: number, buf: Buffer, len = buf.length) =>
  * for length 0 without a syscall; readv with one empty buffer does make the read(2).
  */
 const ackAsync = (fd: number) => new Promise<number>((res, rej) => readv(fd, [Buffer.alloc(0)], null, (err, n) => (err ? rej(err) : res(n))));
+/** A write of 0 bytes (stalls an OUT request without data); fs.write() may skip the syscall. */
+const emptyWriteAsync = (fd: number) => new Promise<number>((res, rej) => writev(fd, [Buffer.alloc(0)], null, (err, n) => (err ? rej(err) : res(n))));
 const writeAsync = (fd: number, buf: Uint8Array) =>
   new Promise<number>((res, rej) => write(fd, buf, 0, buf.length, null, (err, n) => (err ? rej(err) : res(n))));
 
@@ -92,18 +94,39 @@ export async function bridgeMock(mock: MockUsbDevice, udcPath: string): Promise<
   }
   for (const iface of mock.configuration?.interfaces ?? []) await mock.claimInterface(iface.interfaceNumber);
 
-  const startEndpoints = () => {
+  // The UDC's endpoint files (dummy_udc: ep1in-bulk, ep2out-bulk, ep3in-iso, ep5in-int, ...).
+  // Any of them can carry any address (dummy_hcd routes by the descriptor's address); what
+  // matters is direction and type: bulk needs a -bulk file, interrupt a -int or -bulk one.
+  const pool = readdirSync(GADGETFS_DIR).filter((n) => /^ep\d+(in|out)-(bulk|int|iso)$/.test(n));
+  const pick = (dirIn: boolean, type: number): string | undefined => {
+    const dir = dirIn ? 'in' : 'out';
+    const suffixes = type === 3 ? ['-int', '-bulk'] : ['-bulk'];
+    for (const suffix of suffixes) {
+      const i = pool.findIndex((n) => n.includes(dir + suffix) && n.endsWith(suffix));
+      if (i >= 0) return pool.splice(i, 1)[0];
+    }
+    return undefined;
+  };
+
+  const startEndpoints = async () => {
     for (const d of endpoints) {
       const address = d[2]!;
       const num = address & 0x0f;
       const dirIn = (address & 0x80) !== 0;
-      const path = `${GADGETFS_DIR}/ep${num}${dirIn ? 'in' : 'out'}-bulk`;
+      const file = pick(dirIn, d[3]! & 3);
+      if (!file) {
+        log.errors.push(`no UDC endpoint file for 0x${address.toString(16)} (type ${d[3]! & 3})`);
+        continue;
+      }
+      const path = `${GADGETFS_DIR}/${file}`;
+      log.events.push(`0x${address.toString(16)} on ${file}`);
       let fd: number;
       try {
         fd = openSync(path, 'r+');
         const tag1 = Buffer.from([1, 0, 0, 0]);
-        // full-speed and high-speed descriptors (the same: the UDC runs at full speed)
-        write(fd, Buffer.concat([tag1, d, d]), () => undefined);
+        // full-speed and high-speed descriptors (the same: the UDC runs at full speed); done
+        // before any transfer on the file (two thread-pool writes could otherwise swap).
+        await writeAsync(fd, Buffer.concat([tag1, d, d]));
       } catch (err) {
         log.errors.push(`${path}: ${(err as Error).message}`);
         continue;
@@ -173,7 +196,7 @@ export async function bridgeMock(mock: MockUsbDevice, udcPath: string): Promise<
           await ackAsync(ep0).catch((e: Error) => log.errors.push(`SET_CONFIGURATION ack: ${e.message}`));
           if (!started) {
             started = true;
-            startEndpoints();
+            void startEndpoints().catch((e: Error) => log.errors.push(`endpoints: ${e.message}`));
           }
           continue;
         }
@@ -204,7 +227,7 @@ export async function bridgeMock(mock: MockUsbDevice, udcPath: string): Promise<
               if (wLength === 0) await ackAsync(ep0).catch((e: Error) => log.errors.push(`ack: ${e.message}`));
             } else {
               entry.reply = 'stall';
-              await writeAsync(ep0, new Uint8Array(0)).catch(() => undefined); // a write when none is due stalls
+              await emptyWriteAsync(ep0).catch(() => undefined); // a write when none is due stalls
             }
           }
         } catch (err) {

@@ -71,10 +71,6 @@ try {
       const port = new SerialPortStream({ binding, path: `/dev/${found.tty}`, baudRate, dataBits, parity, stopBits, autoOpen: false });
       const firstSetup = bridge.log.setups.length;
       await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
-      // What the emulated chip made of the kernel's requests for this open (its own decoding).
-      const st = m.channel(0).state;
-      const chipSide = { baudRate: st.baudRate, dataBits: st.dataBits, parity: st.parity, stopBits: st.stopBits, flow: st.flow, dtr: st.dtr, rts: st.rts };
-      const requests = bridge.log.setups.slice(firstSetup).map((x) => `${x.bmRequestType.toString(16)}/${x.bRequest.toString(16)} v${x.wValue.toString(16)} i${x.wIndex.toString(16)}: ${x.reply}`);
       const data = patternBytes(baudRate < 100_000 ? 256 : 4096, baudRate);
       if (dataBits === 7) for (let i = 0; i < data.length; i++) data[i]! &= 0x7f;
       const chunks: Buffer[] = [];
@@ -83,6 +79,11 @@ try {
       await new Promise<void>((res, rej) => port.write(Buffer.from(data), (e) => (e ? rej(e) : res())));
       for (let i = 0; i < 200 && Buffer.concat(chunks).length < data.length; i++) await sleep(25);
       const got = Buffer.concat(chunks);
+      // What the emulated chip made of the kernel's requests (its own decoding), read after the
+      // exchange: serialport applies the settings (tcsetattr) after open() returned.
+      const st = m.channel(0).state;
+      const chipSide = { baudRate: st.baudRate, dataBits: st.dataBits, parity: st.parity, stopBits: st.stopBits, flow: st.flow, dtr: st.dtr, rts: st.rts };
+      const requests = bridge.log.setups.slice(firstSetup).map((x) => `${x.bmRequestType.toString(16)}/${x.bRequest.toString(16)} v${x.wValue.toString(16)} i${x.wIndex.toString(16)}: ${x.reply}`);
       let firstDiff = -1;
       for (let i = 0; i < Math.min(got.length, data.length); i++) if (got[i] !== data[i]) { firstDiff = i; break; }
       const around = firstDiff < 0 ? undefined : { sent: Buffer.from(data.subarray(firstDiff, firstDiff + 12)).toString('hex'), got: got.subarray(firstDiff, firstDiff + 12).toString('hex') };
