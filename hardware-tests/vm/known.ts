@@ -26,6 +26,23 @@ export const OPEN_DURING_UNBIND: KnownFailure = {
     'new PortDisconnectedError(this.name) with the original error as cause, as the success path already does.',
 };
 
+/**
+ * Hotplug with libusb while drivers unbind: the guest job's event loop stopped for ~5 s (once per
+ * run or so); hotplug events queued behind it, probes then hit devices already gone. 5 s is the
+ * kernel's USB control timeout. Not root-caused; the likely blocker is a synchronous libusb call
+ * on the JS thread during unbind (attachKernelDriver = USBDEVFS_CONNECT, which runs the kernel
+ * ftdi_sio's probe, with its control requests, inside the ioctl; or releaseInterface/close).
+ */
+export const JS_THREAD_STALL: KnownFailure = {
+  detail: /./,
+  why:
+    'suspected: src/usb/device.ts UsbInterface.release() → libusb kernelDriver.attach() (synchronous ' +
+    'libusb_attach_kernel_driver: the kernel probes ftdi_sio inside the ioctl, up to its 5 s control timeout on a ' +
+    "device being unplugged). Proposed: in src/usb/backends/libusb.ts make the attach asynchronous (write the " +
+    "interface name to /sys/bus/usb/drivers_probe with fs.promises, on the thread pool), and confirm with the " +
+    "job's stall monitor (hardware-tests/vm/jobs/hotplug.ts).",
+};
+
 /** Backend conformance checks, keyed `backend: check name`. */
 export const CONFORMANCE_KNOWN: Record<string, KnownFailure> = {
   'libusb: an idle IN transfer times out with TimeoutError': {

@@ -58,6 +58,15 @@ const errors: string[] = [];
 const unhandled: string[] = [];
 process.on('unhandledRejection', (err) => unhandled.push(err instanceof Error ? `${err.name}: ${err.message}\n${err.stack?.split('\n').slice(1, 8).join('\n')}` : String(err)));
 
+// Event-loop stalls (a synchronous native call blocking the JS thread shows here).
+const stalls: { atMs: number; ms: number }[] = [];
+let lastBeat = performance.now();
+const heartbeat = setInterval(() => {
+  const now = performance.now();
+  if (now - lastBeat > 600) stalls.push({ atMs: Math.round(lastBeat - t0), ms: Math.round(now - lastBeat - 100) });
+  lastBeat = now;
+}, 100);
+
 const backend = await createHostBackend(backendName);
 const usb = new UsbSubsystem({ model: new DriverModel() });
 const sub = hotplugEvents(backend).subscribe({
@@ -176,6 +185,7 @@ sub.unsubscribe();
 stop();
 await usb.stop();
 await backend.close();
-writeResult({ backend: backendName, finalWaitMs, plugs, stream, calls, gens, snapshots, opens, errors, unhandled, final });
+clearInterval(heartbeat);
+writeResult({ backend: backendName, stalls, finalWaitMs, plugs, stream, calls, gens, snapshots, opens, errors, unhandled, final });
 console.log(`generations ${gen}, stream events ${stream.length}, driver calls ${calls.length}, opens ${opens.length}, errors ${errors.length}, unhandled rejections ${unhandled.length}`);
 link.close();
