@@ -180,7 +180,13 @@ describe('VM: hotplug over QMP while drivers register and unregister', function 
           const story = () =>
             `${mine.map((c) => `${c.tick} ${c.method} gen ${c.gen}`).join(', ')}; attach tick ${attachTick}, detach tick ${detachTick}; ` +
             `registration ${JSON.stringify(covering)}\n${warnings()}`;
-          expect(probes.filter((p) => p.gen === covering.gen).length, `attachment ${a} within registration ${covering.gen}: ${story()}`).to.equal(1);
+          // Unless the device was gone by the time its attach was applied (events delivered late, see
+          // the stall and udev notes): then the probe fails "disconnected" and 0 probes is right.
+          const key = r.stream.find((e) => e.attachment === a)!.key;
+          const intf = `${/:(\d+-[\d.]+)@/.exec(key)?.[1]}:1.0`;
+          const goneAtProbe = run.jobLog.split('\n').some((l) => l.includes('probe failed') && l.includes(`"device":"${intf}"`) && /disconnected|NO_DEVICE|not found/.test(l));
+          const n = probes.filter((p) => p.gen === covering.gen).length;
+          if (!(n === 0 && goneAtProbe)) expect(n, `attachment ${a} within registration ${covering.gen}: ${story()}`).to.equal(1);
         }
       }
       expect(boundOnce, 'some plugs fell entirely within a registration').to.be.greaterThan(0);
