@@ -258,7 +258,8 @@ const NATIVE_PACKAGES = ['usb', 'usb3', '@serialport/bindings-cpp', 'esbuild', '
 async function bundleJob(job: string): Promise<string> {
   const esbuild = await import('esbuild');
   const entry = isAbsolute(job) ? job : join(REPO_ROOT, job);
-  const out = join(CACHE_DIR, 'bundles', `${relative(REPO_ROOT, entry).replace(/[\/]/g, '_').replace(/\.ts$/, '')}.mjs`);
+  // Inside the repo whatever USB_HARNESS_VM_CACHE says: the externals resolve from its node_modules.
+  const out = join(REPO_ROOT, '.vm', 'bundles', `${relative(REPO_ROOT, entry).replace(/[\/]/g, '_').replace(/\.ts$/, '')}.mjs`);
   await esbuild.build({
     entryPoints: [entry],
     outfile: out,
