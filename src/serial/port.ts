@@ -56,8 +56,13 @@ export class PortDisconnectedError extends CoreError {
     readonly port: string,
     /** For a write cut short: how many bytes the chip had taken. */
     readonly bytesWritten = 0,
+    options?: { cause?: unknown },
   ) {
-    super('ENODEV', `port ${port} was disconnected${bytesWritten ? ` after ${bytesWritten} bytes of the write went out` : ''}`);
+    super(
+      'ENODEV',
+      `port ${port} was disconnected${bytesWritten ? ` after ${bytesWritten} bytes of the write went out` : ''}`,
+      options,
+    );
   }
 }
 
@@ -135,6 +140,11 @@ export class UsbSerialPort extends Device {
       if (this.#state === 'opening') {
         this.#state = 'closed';
         await ops.close(this).catch(() => undefined);
+      }
+      // Unplugged or unbound while opening: the backend's error (a closed handle, an aborted
+      // transfer, a vanished device) is a symptom; the user gets the port's own error.
+      if (!(err instanceof PortDisconnectedError) && (this.gone || (err as { name?: string })?.name === 'NotFoundError')) {
+        throw new PortDisconnectedError(this.name, 0, { cause: err });
       }
       throw err;
     }

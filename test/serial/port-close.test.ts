@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { DriverModel } from '../../src/core/index.ts';
-import { registerUsbSerialDrivers, deregisterUsbSerialDrivers, DEFAULT_SETTINGS, type PortOperations } from '../../src/serial/index.ts';
+import { registerUsbSerialDrivers, deregisterUsbSerialDrivers, DEFAULT_SETTINGS, PortDisconnectedError, type PortOperations } from '../../src/serial/index.ts';
 import { UsbSubsystem, usbDevice } from '../../src/usb/index.ts';
 import { FakeBackend } from '../usb/fake-backend.ts';
 
@@ -31,6 +31,76 @@ describe('serial: port close', () => {
     expect(port.portState).to.equal('closed');
     expect(calls).to.deep.equal(['close']);
     void writing;
+    await deregisterUsbSerialDrivers(reg);
+    await usb.stop();
+  });
+});
+
+describe('serial: port open racing an unbind', () => {
+  it("open() cut short by deregistration rejects with PortDisconnectedError (the backend's error as cause)", async () => {
+    const usb = new UsbSubsystem({ model: new DriverModel() });
+    const backend = new FakeBackend();
+    await usb.attachBackend(backend);
+    let release!: () => void;
+    const opening = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inOpen = new Promise<void>((r) => (entered = r));
+    const ops: PortOperations = {
+      // Like a chip's open: control transfers that the unbind cuts off with the backend's error.
+      open: async () => {
+        entered();
+        await opening;
+        throw Object.assign(new Error('controlTransferOut on 0001:0001: device is closed'), { name: 'InvalidStateError' });
+      },
+      close: async () => undefined,
+      setSettings: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
+      setSignals: async () => undefined,
+      getModemLines: async () => ({ cts: false, dsr: false, ri: false, dcd: false }),
+      purge: async () => undefined,
+      write: async () => undefined,
+    };
+    const reg = await registerUsbSerialDrivers([{ name: 'racy', idTable: [usbDevice(1, 1)], port: ops }], 'racy_usb', [usbDevice(1, 1)], { usbBus: usb.bus });
+    backend.plug({ vendorId: 1, productId: 1 });
+    await usb.settled();
+    const port = reg.ports()[0]!;
+    const result = port.open(DEFAULT_SETTINGS).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await inOpen;
+    const deregistering = deregisterUsbSerialDrivers(reg);
+    await new Promise((r) => setImmediate(r));
+    release();
+    const err = (await result) as Error & { cause?: Error };
+    expect(err).to.be.instanceOf(PortDisconnectedError);
+    expect(err.message).to.match(/port .* was disconnected/);
+    expect(err.cause?.name).to.equal('InvalidStateError');
+    await deregistering;
+    await usb.stop();
+  });
+
+  it('an error unrelated to an unplug still reaches the caller as it is', async () => {
+    const usb = new UsbSubsystem({ model: new DriverModel() });
+    const backend = new FakeBackend();
+    await usb.attachBackend(backend);
+    const ops: PortOperations = {
+      open: async () => {
+        throw new RangeError('baud 12 is not possible');
+      },
+      close: async () => undefined,
+      setSettings: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
+      setSignals: async () => undefined,
+      getModemLines: async () => ({ cts: false, dsr: false, ri: false, dcd: false }),
+      purge: async () => undefined,
+      write: async () => undefined,
+    };
+    const reg = await registerUsbSerialDrivers([{ name: 'picky', idTable: [usbDevice(1, 1)], port: ops }], 'picky_usb', [usbDevice(1, 1)], { usbBus: usb.bus });
+    backend.plug({ vendorId: 1, productId: 1 });
+    await usb.settled();
+    const port = reg.ports()[0]!;
+    const err = await port.open(DEFAULT_SETTINGS).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(RangeError);
+    expect(port.portState).to.equal('closed');
     await deregisterUsbSerialDrivers(reg);
     await usb.stop();
   });

@@ -222,7 +222,7 @@ export interface SysfsOptions {
   sysfsUsbPath?: string;
 }
 
-type NodeFs = Pick<typeof import('node:fs'), 'existsSync' | 'readFileSync'>;
+type NodeFs = Pick<typeof import('node:fs'), 'existsSync' | 'readFileSync' | 'promises' | 'constants'>;
 
 /**
  * node:fs without a static import, so this module also loads in a browser bundle (where the
@@ -252,6 +252,26 @@ export function missingUsbSysfs(opts: SysfsOptions): string | undefined {
 /** The sysfs device directory name: `1-2.3`, or `usb1` for a root hub. */
 export function sysfsDeviceName(loc: UsbLocation): string {
   return loc.portNumbers.length ? formatPortPath(loc) : `usb${loc.busNumber}`;
+}
+
+/**
+ * Binds the kernel's driver to an interface by writing its name to /sys/bus/usb/drivers_probe:
+ * what USBDEVFS_CONNECT does (device_attach), but on libuv's thread pool. The ioctl runs the
+ * kernel driver's probe, control requests included, on the JS thread; on a device being unplugged
+ * that blocked the event loop up to the kernel's 5 s control timeout (seen in the VM tier).
+ * Needs write access to sysfs (root); false when it could not be done, so the caller falls back.
+ */
+export async function bindKernelDriverViaSysfs(opts: SysfsOptions, interfaceName: string): Promise<boolean> {
+  const path = `${sysfsUsbRoot(opts)}/drivers_probe`;
+  try {
+    const fs = nodeFs();
+    // O_WRONLY without O_CREAT: sysfs attributes exist or the write is not for us.
+    await fs.promises.writeFile(path, interfaceName, { flag: fs.constants.O_WRONLY });
+    return true;
+  } catch (err) {
+    log.debug({ err, path, interface: interfaceName }, 'drivers_probe not usable; falling back to the ioctl');
+    return false;
+  }
 }
 
 export function readSysfsString(path: string): string | null {
@@ -841,7 +861,12 @@ export class LibusbUsbDevice implements USBDevice {
     return this.pending.track(found.interfaceNumber, (onAbort) => {
       return new Promise((resolve, reject) => {
         let abortReason: Error | undefined;
+        // libusb's own transfer timeout is not used: the `usb` 2.x event thread sleeps in poll()
+        // with libusb's 60 s default and is not woken for a shorter deadline, so the callback came
+        // ~60 s late on a real kernel. A JS timer cancels instead (a cancel completes at once).
+        let timer: ReturnType<typeof setTimeout> | undefined;
         const settle: LibusbTransferCallback = (error, _buf, actual) => {
+          if (timer) clearTimeout(timer);
           if (!error) {
             resolve({ kind: 'ok', data: buffer.subarray(0, actual) });
             return;
@@ -852,7 +877,7 @@ export class LibusbUsbDevice implements USBDevice {
         };
         let transfer: LibusbTransfer;
         try {
-          transfer = new this.lib.Transfer(this.legacy, address, type, timeoutMs, settle);
+          transfer = new this.lib.Transfer(this.legacy, address, type, 0, settle);
           transfer.submit(buffer);
         } catch (err) {
           const o = mapLibusbError(op, err, this.ctx(timeoutMs));
@@ -860,15 +885,24 @@ export class LibusbUsbDevice implements USBDevice {
           else resolve(o);
           return;
         }
-        onAbort((reason) => {
+        const cancel = (reason: Error): void => {
+          if (abortReason) return;
           abortReason = reason;
+          if (timer) clearTimeout(timer);
           try {
             transfer.cancel();
           } catch (err) {
             // Already completing: its callback still comes and settles the promise.
             log.debug({ err, device: this.label, op }, 'cancel failed');
           }
-        });
+        };
+        if (timeoutMs > 0) {
+          timer = setTimeout(
+            () => cancel(usbError('TimeoutError', `${op} on ${this.label} timed out after ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }
+        onAbort(cancel);
       });
     });
   }
@@ -934,15 +968,28 @@ class LibusbHostDevice implements HostDevice {
                   throwMapped(`kernelDriver.detach(${n}) on ${label}`, err, { gone: usb.isGone });
                 }
               }),
-            attach: async (n) =>
-              usb.withHandle(`kernelDriver.attach(${n})`, () => {
+            attach: async (n) => {
+              const bound = await usb.withHandle(`kernelDriver.attach(${n})`, () => {
+                try {
+                  return legacy.__isKernelDriverActive(n);
+                } catch (err) {
+                  throwMapped(`kernelDriver.attach(${n}) on ${label}`, err, { gone: usb.isGone });
+                }
+              });
+              if (bound) return;
+              const cfg = usb.configuration?.configurationValue;
+              if (cfg !== undefined && (await bindKernelDriverViaSysfs(opts, `${sysfsDeviceName(this.location)}:${cfg}.${n}`))) {
+                return;
+              }
+              await usb.withHandle(`kernelDriver.attach(${n})`, () => {
                 try {
                   if (legacy.__isKernelDriverActive(n)) return;
                   legacy.__attachKernelDriver(n);
                 } catch (err) {
                   throwMapped(`kernelDriver.attach(${n}) on ${label}`, err, { gone: usb.isGone });
                 }
-              }),
+              });
+            },
           }
         : undefined;
   }

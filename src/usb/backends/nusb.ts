@@ -325,6 +325,13 @@ export class NusbUsbDevice implements USBDevice {
   private tracker: ConfigurationTracker | null = null;
   private readonly pending = new PendingTransfers();
   private readonly endpoints = new KeyedSerializer();
+  /**
+   * Native calls still running, each with its interface. usb 3.1 borrows the native device for
+   * the whole of a transfer and cannot cancel it, so a release/close/reconfigure issued while one
+   * runs throws "cannot be borrowed mutably" and leaves the interface claimed (seen on a real
+   * kernel). Those calls wait for these first; each ends within its own nusb timeout.
+   */
+  private readonly nativeCalls = new Set<{ interfaceNumber: number | undefined; done: Promise<void> }>();
 
   constructor(
     readonly native: NusbNativeDevice,
@@ -410,6 +417,7 @@ export class NusbUsbDevice implements USBDevice {
             : usbError('AbortError', `transfer on ${this.label} aborted: device closed`),
         0,
       );
+      await this.nativeQuiet(undefined, 'close');
       await this.native.close();
     } catch (err) {
       log.warn({ err, device: this.label }, 'closing the nusb device failed');
@@ -432,6 +440,7 @@ export class NusbUsbDevice implements USBDevice {
     }
     if (t.activeValue === configurationValue) return;
     await this.abortPending(undefined, 'configuration changing');
+    await this.nativeQuiet(undefined, op);
     try {
       await this.native.selectConfiguration(configurationValue);
     } catch (err) {
@@ -459,12 +468,15 @@ export class NusbUsbDevice implements USBDevice {
     const t = this.assertInterface(op, interfaceNumber);
     if (!t.isClaimed(interfaceNumber)) return;
     await this.abortPending(interfaceNumber, `interface ${interfaceNumber} released`);
-    t.release(interfaceNumber);
+    await this.nativeQuiet(undefined, op);
     try {
       await this.native.releaseInterface(interfaceNumber);
     } catch (err) {
+      // Only a device that left counts as released anyway: otherwise it is still claimed natively.
+      if (this.gone) t.release(interfaceNumber);
       throwMapped(op, err, this.ctx());
     }
+    t.release(interfaceNumber);
   }
 
   async selectAlternateInterface(interfaceNumber: number, alternateSetting: number): Promise<void> {
@@ -475,6 +487,7 @@ export class NusbUsbDevice implements USBDevice {
       throw usbError('InvalidStateError', `${op} on ${this.label}: interface not claimed`);
     }
     await this.abortPending(interfaceNumber, 'alternate setting changing');
+    await this.nativeQuiet(undefined, op);
     try {
       await this.native.selectAlternateInterface(interfaceNumber, alternateSetting);
     } catch (err) {
@@ -554,6 +567,7 @@ export class NusbUsbDevice implements USBDevice {
   async reset(): Promise<void> {
     this.assertOpen('reset');
     await this.abortPending(undefined, 'device reset');
+    await this.nativeQuiet(undefined, 'reset');
     try {
       await this.native.reset();
     } catch (err) {
@@ -648,6 +662,26 @@ export class NusbUsbDevice implements USBDevice {
     return found;
   }
 
+  /**
+   * Waits for the native calls still running (on one interface, or all when undefined), bounded
+   * by the longest transfer timeout: after that the native call is reported, not waited for.
+   */
+  private async nativeQuiet(interfaceNumber: number | undefined, op: string): Promise<void> {
+    const running = [...this.nativeCalls].filter(
+      (c) => interfaceNumber === undefined || c.interfaceNumber === interfaceNumber,
+    );
+    if (running.length === 0) return;
+    const t = this.timeouts;
+    const boundMs = Math.max(t.inTimeoutMs, t.outTimeoutMs, t.controlTimeoutMs) + 1000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), boundMs);
+    });
+    const quiet = await Promise.race([Promise.all(running.map((c) => c.done)).then(() => true), late]);
+    clearTimeout(timer);
+    if (!quiet) log.warn({ device: this.label, op, running: running.length, boundMs }, 'native calls still running');
+  }
+
   private abortPending(interfaceNumber: number | undefined, why: string): Promise<boolean> {
     return this.pending.abort(
       interfaceNumber,
@@ -682,6 +716,9 @@ export class NusbUsbDevice implements USBDevice {
         });
         const job = async (): Promise<void> => {
           if (aborted) return;
+          let finish!: () => void;
+          const entry = { interfaceNumber, done: new Promise<void>((r) => (finish = r)) };
+          this.nativeCalls.add(entry);
           try {
             const value = await call();
             if (!aborted) resolve({ kind: 'ok', value });
@@ -691,6 +728,9 @@ export class NusbUsbDevice implements USBDevice {
             const o = mapNusbError(op, err, this.ctx(timeoutMs));
             if (o.kind === 'error') reject(o.error);
             else resolve(o);
+          } finally {
+            this.nativeCalls.delete(entry);
+            finish();
           }
         };
         if (queueKey) void this.endpoints.run(queueKey, job);

@@ -89,15 +89,22 @@ export class FakeNusbDevice implements NusbNativeDevice {
     this.calls.push('open');
     this.opened = true;
   }
+  /** Like usb 3.1: a running transfer borrows the device; mutating calls meanwhile throw. */
+  private assertNotBorrowed(): void {
+    if (this.busyEndpoints.size > 0) throw new Error('cannot be borrowed mutably while another borrow is active');
+  }
   async close(): Promise<void> {
+    this.assertNotBorrowed();
     this.calls.push('close');
     this.opened = false;
     this.claimed.clear();
   }
   async reset(): Promise<void> {
+    this.assertNotBorrowed();
     this.calls.push('reset');
   }
   async selectConfiguration(v: number): Promise<void> {
+    this.assertNotBorrowed();
     this.calls.push(`selectConfiguration ${v}`);
   }
   async claimInterface(n: number): Promise<void> {
@@ -106,9 +113,11 @@ export class FakeNusbDevice implements NusbNativeDevice {
     this.claimed.add(n);
   }
   async releaseInterface(n: number): Promise<void> {
+    this.assertNotBorrowed();
     if (!this.claimed.delete(n)) throw new Error('releaseInterface error: not claimed');
   }
   async selectAlternateInterface(n: number, alt: number): Promise<void> {
+    this.assertNotBorrowed();
     this.calls.push(`alt ${n} ${alt}`);
   }
   nativeControlTransferIn(setup: NusbSetup, timeout: number, length: number): Promise<Uint8Array | null> {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NoUsbSubsystemError, transferErrorKind, type HostEvent } from '../../../src/usb/host.ts';
@@ -219,6 +219,26 @@ describe('libusb backend: Linux sysfs strings and kernel driver', () => {
     expect(dev.isOpen).to.equal(false);
     expect(dev.calls.filter((c) => c === 'open')).to.have.length(dev.calls.filter((c) => c === 'close').length);
   });
+
+  it('kernelDriver.attach binds through sysfs drivers_probe (off the JS thread) when it can write it', async () => {
+    const probe = join(root, 'drivers_probe');
+    writeFileSync(probe, '');
+    try {
+      const lib = new FakeLibusb();
+      const dev = new FakeLegacyDevice(lib);
+      lib.devices.push(dev);
+      const b = new LibusbBackend(lib, { platform: 'linux', sysfsUsbPath: root });
+      const [d] = await b.getDevices();
+      const kd = d!.kernelDriver!;
+      await kd.detach(0);
+      await kd.attach(0);
+      // The interface's sysfs name went to drivers_probe; the blocking ioctl was not used.
+      expect(readFileSync(probe, 'utf8')).to.equal('1-2.3:1.0');
+      expect(dev.calls).to.not.include('attachKernelDriver 0');
+    } finally {
+      rmSync(probe);
+    }
+  });
 });
 
 describe('libusb backend: transfers', () => {
@@ -243,7 +263,8 @@ describe('libusb backend: transfers', () => {
     const reads = [1, 2, 3, 4].map(() => usb.transferIn(1, 64));
     const pending = lib.pendingOn(dev, 0x81);
     expect(pending).to.have.length(4);
-    expect(pending.every((t) => t.timeoutMs === 250 && t.type === 2)).to.equal(true);
+    // libusb's own timeout stays off (0): the backend's JS timer enforces inTimeoutMs.
+    expect(pending.every((t) => t.timeoutMs === 0 && t.type === 2)).to.equal(true);
     pending.forEach((t, i) => t.complete(undefined, Uint8Array.of(i, i)));
     const results = await Promise.all(reads);
     expect(results.map((r) => [...new Uint8Array(r.data!.buffer, r.data!.byteOffset, r.data!.byteLength)])).to.deep.equal([
@@ -267,6 +288,29 @@ describe('libusb backend: transfers', () => {
     expect(transferErrorKind(eb)).to.equal('timeout');
     expect(eb.message).to.contain('250 ms');
     expect(transferErrorKind(await rejection(c))).to.equal('disconnected');
+  });
+
+  it('times an IN transfer out on its own timer and cancels it in libusb (usb 2.x fires libusb timeouts ~60 s late)', async () => {
+    const t0 = Date.now();
+    const read = usb.transferIn(1, 64);
+    const [t] = lib.pendingOn(dev, 0x81);
+    const e = await rejection(read);
+    expect(transferErrorKind(e)).to.equal('timeout');
+    expect(e.message).to.contain('after 250 ms');
+    expect(t!.cancelCalls).to.equal(1);
+    expect(Date.now() - t0).to.be.at.least(240);
+    // Nothing left pending: a release afterwards does not wait for anything.
+    await usb.releaseInterface(0);
+    expect(lib.pendingOn(dev, 0x81)).to.have.length(0);
+  });
+
+  it('a transfer that completes before its deadline clears the timer (no cancel)', async () => {
+    const read = usb.transferIn(1, 64);
+    const [t] = lib.pendingOn(dev, 0x81);
+    t!.complete(undefined, Uint8Array.of(7));
+    expect((await read).status).to.equal('ok');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(t!.cancelCalls).to.equal(0);
   });
 
   it('transferOut copies the data and reports bytesWritten', async () => {
