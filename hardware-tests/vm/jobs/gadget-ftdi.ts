@@ -1,7 +1,8 @@
-// Part C exploration (guest job): our emulated FT232R (mocks/ftdi) presented to the guest kernel
-// through dummy_hcd + gadgetfs; does the kernel's own ftdi_sio bind it, and does /dev/ttyUSB*
-// pass a loopback through the emulated wire? Records what the kernel sent (the delegated
-// control requests) as the result.
+// Part C (guest job): our emulated FT232R (mocks/ftdi, VM_GADGET_CHIP) presented to the guest
+// kernel through dummy_hcd + a FunctionFS gadget (guest/functionfs-bridge.ts); the kernel's own
+// ftdi_sio binds it, and /dev/ttyUSB* passes a loopback through the emulated wire at several
+// settings. Records the delegated control requests (with their latency), what the emulated chip
+// made of them, and usbmon's record of what the kernel sent on the dummy bus.
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { execSync } from 'node:child_process';
@@ -9,7 +10,8 @@ import { SerialPortStream } from '@serialport/stream';
 import { autoDetect } from '@serialport/bindings-cpp';
 import { mockFtdi } from '../../../mocks/ftdi/index.ts';
 import { loopbackPlug } from '../../../mocks/uart.ts';
-import { bridgeMock, setupGadgetfs } from '../guest/gadgetfs-bridge.ts';
+import { bridgeMockFfs, formatSetup, latencySummary } from '../guest/functionfs-bridge.ts';
+import { dummyBusNumber, UsbmonRecorder } from '../guest/usbmon.ts';
 import { writeResult } from '../guest/link.ts';
 import { patternBytes } from './pattern.ts';
 
@@ -24,7 +26,7 @@ const ms = () => Math.round(performance.now() - t0);
  * string attributes (serial...) take the device lock, and the hub thread holds the root hub's
  * while it enumerates; a readFileSync of it would block this event loop, and with it the bridge.
  */
-function findDevice(): { dev: string; tty?: string; driver?: string } | undefined {
+function findDevice(): { dev: string; tty?: string; driver?: string; endpoints: string[] } | undefined {
   for (const d of readdirSync('/sys/bus/usb/devices')) {
     if (!/^\d+-[\d.]+$/.test(d)) continue;
     const path = `/sys/bus/usb/devices/${d}`;
@@ -37,18 +39,22 @@ function findDevice(): { dev: string; tty?: string; driver?: string } | undefine
     const intf = `${path}/${d}:1.0`;
     const driver = existsSync(`${intf}/driver`) ? basename(realpathSync(`${intf}/driver`)) : undefined;
     const tty = existsSync(intf) ? readdirSync(intf).find((n) => n.startsWith('ttyUSB')) : undefined;
-    return { dev: d, tty, driver };
+    // The endpoint addresses the host sees (the UDC's autoconfig chose them).
+    const endpoints = existsSync(intf) ? readdirSync(intf).filter((n) => /^ep_[0-9a-f]{2}$/.test(n)).map((n) => `0x${n.slice(3)}`) : [];
+    return { dev: d, tty, driver, endpoints };
   }
   return undefined;
 }
 
 try {
-  const udc = setupGadgetfs();
-  result.udc = udc;
+  execSync('modprobe dummy_hcd is_high_speed=0 is_super_speed=0');
+  const mon = new UsbmonRecorder(dummyBusNumber());
+  mon.start();
   const chipName = (process.env.VM_GADGET_CHIP ?? 'FT232R') as Parameters<typeof mockFtdi>[0];
   const m = mockFtdi(chipName, { serialNumber: SERIAL });
   loopbackPlug(m.uart());
-  const bridge = await bridgeMock(m.device, udc);
+  const bridge = await bridgeMockFfs(m.device);
+  result.udc = bridge.udc;
   let found = findDevice();
   for (let i = 0; i < Number(process.env.VM_GADGET_WAIT ?? 400); i++) {
     if (found?.tty) break;
@@ -56,6 +62,7 @@ try {
     found = findDevice();
   }
   result.enumerated = { ...found, ms: ms() };
+  result.startup = bridge.log.setups.map(formatSetup);
   // sysfs has the tty before udev made its /dev node.
   for (let i = 0; i < 200 && found?.tty && !existsSync(`/dev/${found.tty}`); i++) await sleep(25);
   if (found?.tty) {
@@ -83,7 +90,7 @@ try {
       // exchange: serialport applies the settings (tcsetattr) after open() returned.
       const st = m.channel(0).state;
       const chipSide = { baudRate: st.baudRate, dataBits: st.dataBits, parity: st.parity, stopBits: st.stopBits, flow: st.flow, dtr: st.dtr, rts: st.rts };
-      const requests = bridge.log.setups.slice(firstSetup).map((x) => `${x.bmRequestType.toString(16)}/${x.bRequest.toString(16)} v${x.wValue.toString(16)} i${x.wIndex.toString(16)}: ${x.reply}`);
+      const requests = bridge.log.setups.slice(firstSetup).map(formatSetup);
       let firstDiff = -1;
       for (let i = 0; i < Math.min(got.length, data.length); i++) if (got[i] !== data[i]) { firstDiff = i; break; }
       const around = firstDiff < 0 ? undefined : { sent: Buffer.from(data.subarray(firstDiff, firstDiff + 12)).toString('hex'), got: got.subarray(firstDiff, firstDiff + 12).toString('hex') };
@@ -92,15 +99,19 @@ try {
     }
     result.loopbacks = loops;
   }
+  await sleep(200);
+  const usbmon = await mon.stop();
+  result.usbmon = { lines: usbmon.lines, controls: usbmon.controls };
   result.bridge = bridge.log;
+  result.latency = { all: latencySummary(bridge.log.setups) };
   result.chip = { baud: m.channel(0).state };
-  bridge.stop();
 } catch (err) {
   result.error = `${(err as Error).name}: ${(err as Error).message}`;
 }
+result.ms = ms();
 result.dmesg = execSync('dmesg | tail -25').toString();
 writeResult(result);
 console.log(JSON.stringify(result, null, 1));
-// gadgetfs reads still block thread-pool threads, and exit() joins them: end the process hard
+// FunctionFS reads still block thread-pool threads, and exit() joins them: end the process hard
 // (stage 2 then records 137; the result is written already).
 process.kill(process.pid, 'SIGKILL');

@@ -1,6 +1,9 @@
 // Part C (guest job): our emulated PL2303 (mocks/pl2303, VM_GADGET_PART) presented to the guest
-// kernel through dummy_hcd + gadgetfs: does the kernel's own pl2303 bind it, detect the type our
-// emulation models, and pass a loopback through the emulated wire? Records what the kernel sent.
+// kernel through dummy_hcd + a FunctionFS gadget (guest/functionfs-bridge.ts): the kernel's own
+// pl2303 binds it; /dev/ttyUSB* is opened with node-serialport at several settings (one baud the
+// kernel sends as a divisor) and loops back through the emulated wire. Records every delegated
+// control request the bridge answered (with its latency), what the emulated chip made of them,
+// and usbmon's record of what the kernel sent on the dummy bus, for the host test to compare.
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { execSync } from 'node:child_process';
@@ -8,16 +11,19 @@ import { SerialPortStream } from '@serialport/stream';
 import { autoDetect } from '@serialport/bindings-cpp';
 import { createPl2303, type Pl2303Part } from '../../../mocks/pl2303/index.ts';
 import { loopbackPlug } from '../../../mocks/uart.ts';
-import { bridgeMock, setupGadgetfs } from '../guest/gadgetfs-bridge.ts';
+import { bridgeMockFfs, formatSetup, latencySummary } from '../guest/functionfs-bridge.ts';
+import { dummyBusNumber, UsbmonRecorder } from '../guest/usbmon.ts';
 import { writeResult } from '../guest/link.ts';
 import { patternBytes } from './pattern.ts';
 
 const part = (process.env.VM_GADGET_PART ?? 'PL2303TA') as Pl2303Part;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const result: Record<string, unknown> = { part };
+const t0 = performance.now();
+const ms = () => Math.round(performance.now() - t0);
 
 /** Our gadget on dummy_hcd, by idVendor and sysfs path only (string attributes take the device lock). */
-function findDevice(): { dev: string; tty?: string; driver?: string } | undefined {
+function findDevice(): { dev: string; tty?: string; driver?: string; endpoints: string[] } | undefined {
   for (const d of readdirSync('/sys/bus/usb/devices')) {
     if (!/^\d+-[\d.]+$/.test(d)) continue;
     const path = `/sys/bus/usb/devices/${d}`;
@@ -30,34 +36,45 @@ function findDevice(): { dev: string; tty?: string; driver?: string } | undefine
     const intf = `${path}/${d}:1.0`;
     const driver = existsSync(`${intf}/driver`) ? basename(realpathSync(`${intf}/driver`)) : undefined;
     const tty = existsSync(intf) ? readdirSync(intf).find((n) => n.startsWith('ttyUSB')) : undefined;
-    return { dev: d, tty, driver };
+    // The endpoint addresses the host sees (the UDC's autoconfig chose them).
+    const endpoints = existsSync(intf) ? readdirSync(intf).filter((n) => /^ep_[0-9a-f]{2}$/.test(n)).map((n) => `0x${n.slice(3)}`) : [];
+    return { dev: d, tty, driver, endpoints };
   }
   return undefined;
 }
 
+/** The settings each session opens with: one plain rate per kind, and divisor-encoded ones (not in pl2303's direct table). */
+const SESSIONS = [
+  [9600, 8, 'none', 1],
+  [115200, 8, 'none', 1],
+  [115200, 7, 'even', 1],
+  [250000, 8, 'none', 1],
+  [500000, 8, 'odd', 2],
+] as const;
+
 try {
-  execSync('modprobe pl2303');
-  const udc = setupGadgetfs();
+  execSync('modprobe dummy_hcd is_high_speed=0 is_super_speed=0 && modprobe pl2303');
+  const mon = new UsbmonRecorder(dummyBusNumber());
+  mon.start();
   const emu = createPl2303(part);
   loopbackPlug(emu.chip.uart);
-  const bridge = await bridgeMock(emu.device, udc);
+  const bridge = await bridgeMockFfs(emu.device);
   let found = findDevice();
   for (let i = 0; i < 300 && !found?.tty; i++) {
     await sleep(50);
     found = findDevice();
   }
   for (let i = 0; i < 200 && found?.tty && !existsSync(`/dev/${found.tty}`); i++) await sleep(25);
-  result.enumerated = found;
+  result.enumerated = { ...found, ms: ms() };
+  const startup = bridge.log.setups.length;
+  result.startup = bridge.log.setups.map(formatSetup);
   if (found?.tty) {
     const binding = autoDetect();
     const loops: Record<string, unknown>[] = [];
-    for (const [baudRate, dataBits, parity, stopBits] of [
-      [9600, 8, 'none', 1],
-      [115200, 8, 'none', 1],
-      [115200, 7, 'even', 1],
-    ] as const) {
+    for (const [baudRate, dataBits, parity, stopBits] of SESSIONS) {
       const port = new SerialPortStream({ binding, path: `/dev/${found.tty}`, baudRate, dataBits, parity, stopBits, autoOpen: false });
       const firstSetup = bridge.log.setups.length;
+      const tw = performance.now();
       await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
       const data = patternBytes(baudRate < 100_000 ? 256 : 2048, baudRate);
       if (dataBits === 7) for (let i = 0; i < data.length; i++) data[i]! &= 0x7f;
@@ -68,17 +85,23 @@ try {
       const got = Buffer.concat(chunks);
       // Read after the exchange: serialport applies the settings (tcsetattr) after open() returned.
       const line = { ...emu.chip.lineSettings };
-      const requests = bridge.log.setups.slice(firstSetup).map((x) => `${x.bmRequestType.toString(16)}/${x.bRequest.toString(16)} v${x.wValue.toString(16)} i${x.wIndex.toString(16)}: ${x.reply}`);
-      loops.push({ baudRate, dataBits, parity, stopBits, chipSide: line, requests, sent: data.length, received: got.length, identical: got.equals(Buffer.from(data)) });
+      const requests = bridge.log.setups.slice(firstSetup).map(formatSetup);
+      loops.push({ baudRate, dataBits, parity, stopBits, chipSide: line, lineCoding: Buffer.from(emu.chip.lineCoding).toString('hex'), requests, sent: data.length, received: got.length, identical: got.equals(Buffer.from(data)), ms: Math.round(performance.now() - tw) });
       await new Promise<void>((res) => port.close(() => res()));
     }
     result.loopbacks = loops;
   }
+  await sleep(200);
+  const usbmon = await mon.stop();
+  result.usbmon = { lines: usbmon.lines, controls: usbmon.controls };
   result.bridge = bridge.log;
+  result.latency = { all: latencySummary(bridge.log.setups), startup: latencySummary(bridge.log.setups.slice(0, startup)) };
+  result.chip = { refusals: emu.chip.refusals, rejectedBauds: emu.chip.rejectedBauds.map((e) => e.message), type: emu.chip.type };
 } catch (err) {
-  result.error = `${(err as Error).name}: ${(err as Error).message}`;
+  result.error = `${(err as Error).name}: ${(err as Error).message}\n${(err as Error).stack}`;
 }
-result.dmesg = execSync('dmesg | grep -i -E "pl2303|3-1|gadget" | tail -20').toString();
+result.ms = ms();
+result.dmesg = execSync('dmesg | grep -i -E "pl2303|ttyUSB|gadget|dummy|configfs|functionfs" | tail -40').toString();
 writeResult(result);
 console.log(JSON.stringify(result, null, 1));
-process.kill(process.pid, 'SIGKILL'); // gadgetfs reads hold thread-pool threads; exit() would join them
+process.kill(process.pid, 'SIGKILL'); // FunctionFS reads hold thread-pool threads; exit() would join them
