@@ -30,8 +30,9 @@
 // - composite writes bcdUSB 2.00 (a full-speed UDC without LPM) and bMaxPacketSize0 from the UDC
 //   (64): PL2303 H/HX/HXD (bcdUSB 1.10) and H-8 (8-byte ep0) cannot be shown faithfully;
 // - endpoint addresses come from the UDC's autoconfig (dummy_udc: ep1in-bulk, ep2out-bulk,
-//   ep5in-int, ...), so they may differ from the chip's (PL2303: 0x81 int, 0x02, 0x83 become
-//   0x85, 0x02, 0x81); the bridge maps each endpoint file back to the emulation's address;
+//   ep5in-int, ep6in-bulk, ...; an interrupt endpoint may take a bulk one), so they may differ
+//   from the chip's: PL2303's 0x81 (interrupt), 0x02, 0x83 become 0x81, 0x02, 0x86 (FT232R's
+//   0x81, 0x02 stay); the bridge maps each endpoint file back to the emulation's address;
 // - string indices are composite's (manufacturer, product, serial number 1-3; interface strings
 //   after them), with the same texts; a device without a serial number shows an empty one.
 // The main thread must never block meanwhile: reading a USB device's string attributes in sysfs
