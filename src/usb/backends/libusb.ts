@@ -222,7 +222,7 @@ export interface SysfsOptions {
   sysfsUsbPath?: string;
 }
 
-type NodeFs = Pick<typeof import('node:fs'), 'existsSync' | 'readFileSync' | 'promises' | 'constants'>;
+type NodeFs = Pick<typeof import('node:fs'), 'existsSync' | 'promises' | 'constants'>;
 
 /**
  * node:fs without a static import, so this module also loads in a browser bundle (where the
@@ -274,13 +274,20 @@ export async function bindKernelDriverViaSysfs(opts: SysfsOptions, interfaceName
   }
 }
 
-export function readSysfsString(path: string): string | null {
+/**
+ * The async form, for attributes that take the USB device lock in the kernel (manufacturer,
+ * product, serial, bConfigurationValue, configuration): the hub thread holds that lock while it
+ * enumerates or probes the device, up to its 5 s control timeouts when the device is being
+ * unplugged, and a readFileSync of it stalled the whole event loop (2.3 s seen in the VM tier).
+ */
+export async function readSysfsStringAsync(path: string): Promise<string | null> {
   try {
-    return nodeFs().readFileSync(path, 'utf8').replace(/\n$/, '');
+    return (await nodeFs().promises.readFile(path, 'utf8')).replace(/\n$/, '');
   } catch {
     return null;
   }
 }
+
 
 // ---------------------------------------------------------------------------------------------
 // Error mapping
@@ -475,6 +482,8 @@ export class LibusbUsbDevice implements USBDevice {
     private readonly timeouts: LibusbTimeouts,
     readonly label: string,
     names: DescriptorNames = { configuration: () => null, iface: () => null },
+    /** The active configuration, when the caller reads it itself (Linux: from sysfs, async). */
+    active?: number | null,
   ) {
     const dd = legacy.deviceDescriptor;
     [this.usbVersionMajor, this.usbVersionMinor, this.usbVersionSubminor] = decodeBcd(dd.bcdUSB);
@@ -487,20 +496,23 @@ export class LibusbUsbDevice implements USBDevice {
     this.vendorId = dd.idVendor;
     this.productId = dd.idProduct;
     legacy.timeout = timeouts.controlTimeoutMs;
-    this.tracker = this.readDescriptors(names);
+    this.tracker = this.readDescriptors(names, active);
   }
 
-  /** (Re)reads the configuration descriptors; names come from sysfs or string descriptors. */
-  readDescriptors(names: DescriptorNames): ConfigurationTracker {
+  /**
+   * (Re)reads the configuration descriptors; names come from sysfs or string descriptors.
+   * `active` given: used as the active configuration instead of asking libusb, which on Linux
+   * reads sysfs's bConfigurationValue on the JS thread (it takes the device lock).
+   */
+  readDescriptors(names: DescriptorNames, active?: number | null): ConfigurationTracker {
     let configs: LibusbConfigDescriptor[] = [];
-    let active: number | null = null;
     try {
       configs = this.legacy.allConfigDescriptors;
-      active = this.legacy.configDescriptor?.bConfigurationValue ?? null;
+      if (active === undefined) active = this.legacy.configDescriptor?.bConfigurationValue ?? null;
     } catch (err) {
       log.debug({ err, device: this.label }, 'reading configuration descriptors failed');
     }
-    this.tracker = new ConfigurationTracker(toWebUsbConfigurations(configs, names), active);
+    this.tracker = new ConfigurationTracker(toWebUsbConfigurations(configs, names), active ?? null);
     return this.tracker;
   }
 
@@ -937,12 +949,17 @@ class LibusbHostDevice implements HostDevice {
     this.maxTransfersInFlight = opts.maxTransfersInFlight;
     const dd = legacy.deviceDescriptor;
     const label = `${hex4(dd.idVendor)}:${hex4(dd.idProduct)} at ${formatPortPath(this.location)}`;
-    const sysfs = opts.platform === 'linux' ? sysfsNames(opts, this.location) : undefined;
-    this.usb = new LibusbUsbDevice(lib, legacy, opts, label, sysfs?.names);
-    if (sysfs) {
-      this.usb.manufacturerName = sysfs.manufacturer;
-      this.usb.productName = sysfs.product;
-      this.usb.serialNumber = sysfs.serial;
+    const linux = opts.platform === 'linux';
+    // On Linux the active configuration comes with the sysfs strings (below), off the JS thread.
+    this.usb = new LibusbUsbDevice(lib, legacy, opts, label, undefined, linux ? null : undefined);
+    if (linux) {
+      const loc = this.location;
+      this.ready = sysfsNames(opts, loc, legacy).then((sysfs) => {
+        this.usb.manufacturerName = sysfs.manufacturer;
+        this.usb.productName = sysfs.product;
+        this.usb.serialNumber = sysfs.serial;
+        this.usb.readDescriptors(sysfs.names, sysfs.active);
+      });
     } else {
       this.ready = readStringsViaDescriptors(this.usb);
     }
@@ -999,29 +1016,49 @@ function hex4(n: number): string {
   return n.toString(16).padStart(4, '0');
 }
 
-/** Strings from sysfs: readable without opening the device (so without device-node access). */
-function sysfsNames(
+/**
+ * Strings from sysfs: readable without opening the device (so without device-node access).
+ * Read on the thread pool, never on the JS thread (see readSysfsStringAsync).
+ */
+async function sysfsNames(
   opts: ResolvedOptions,
   loc: UsbLocation,
-): {
+  legacy: LibusbLegacyDevice,
+): Promise<{
   manufacturer: string | null;
   product: string | null;
   serial: string | null;
+  /** The active configuration value; null when unconfigured, undefined when unreadable. */
+  active: number | null | undefined;
   names: DescriptorNames;
-} {
+}> {
   const dir = `${sysfsUsbRoot(opts)}/devices/${sysfsDeviceName(loc)}`;
-  const activeValue = readSysfsString(`${dir}/bConfigurationValue`);
+  const [activeValue, manufacturer, product, serial, configuration] = await Promise.all(
+    ['bConfigurationValue', 'manufacturer', 'product', 'serial', 'configuration'].map((a) => readSysfsStringAsync(`${dir}/${a}`)),
+  );
+  // sysfs only describes the active configuration; other names stay null.
+  const active = safeConfigs(legacy).find((c) => String(c.bConfigurationValue) === activeValue);
+  const interfaceNames = new Map<number, string | null>();
+  if (active) {
+    await Promise.all(
+      active.interfaces.map(async (alts) => {
+        const n = alts[0]?.bInterfaceNumber;
+        if (n === undefined) return;
+        interfaceNames.set(n, await readSysfsStringAsync(`${dir}:${active.bConfigurationValue}.${n}/interface`));
+      }),
+    );
+  }
   return {
-    manufacturer: readSysfsString(`${dir}/manufacturer`),
-    product: readSysfsString(`${dir}/product`),
-    serial: readSysfsString(`${dir}/serial`),
-    // sysfs only describes the active configuration; other names stay null.
+    manufacturer,
+    product,
+    serial,
+    // '' = unconfigured; unreadable (null) = undefined, so libusb is asked after all.
+    active: activeValue === null ? undefined : /^\d+$/.test(activeValue) ? Number(activeValue) : null,
     names: {
-      configuration: (cfg) =>
-        String(cfg.bConfigurationValue) === activeValue ? readSysfsString(`${dir}/configuration`) : null,
+      configuration: (cfg) => (String(cfg.bConfigurationValue) === activeValue ? configuration : null),
       iface: (cfg, alt) =>
         String(cfg.bConfigurationValue) === activeValue && alt.bAlternateSetting === 0
-          ? readSysfsString(`${dir}:${cfg.bConfigurationValue}.${alt.bInterfaceNumber}/interface`)
+          ? (interfaceNames.get(alt.bInterfaceNumber) ?? null)
           : null,
     },
   };

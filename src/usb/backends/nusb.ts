@@ -41,7 +41,7 @@ import {
   existsSync,
   importNative,
   missingUsbSysfs,
-  readSysfsString,
+  readSysfsStringAsync,
   sysfsDeviceName,
   sysfsUsbRoot,
   type SysfsOptions,
@@ -779,7 +779,7 @@ class NusbHostDevice implements HostDevice {
             // nusb 3.1 has no query for this; sysfs shows the bound driver as a `driver` link.
             isActive: async (n) => {
               const dir = `${sysfsUsbRoot(opts)}/devices/${sysfsDeviceName(loc)}`;
-              const cfg = usb.activeConfigurationValue ?? readSysfsString(`${dir}/bConfigurationValue`);
+              const cfg = usb.activeConfigurationValue ?? (await readSysfsStringAsync(`${dir}/bConfigurationValue`));
               if (cfg === null || cfg === '') return false;
               return existsSync(`${dir}:${cfg}.${n}/driver`);
             },
