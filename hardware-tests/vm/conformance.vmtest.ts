@@ -3,8 +3,7 @@
 import { expect } from 'chai';
 import { CONFORMANCE_CHECKS, type ConformanceResult } from '../backend-conformance.ts';
 import { withGuest, type GuestRun } from './runner.ts';
-import { jobFailed, knownFailure, logTimings, skipWithoutVm } from './tier.ts';
-import { CONFORMANCE_KNOWN as KNOWN } from './known.ts';
+import { jobFailed, logTimings, skipWithoutVm } from './tier.ts';
 
 const BACKENDS = ['libusb', 'nusb'] as const;
 
@@ -22,7 +21,7 @@ describe('VM: host backend conformance on a real kernel (QEMU usb-serial on xhci
   for (const backend of BACKENDS) {
     describe(backend, () => {
       for (const c of CONFORMANCE_CHECKS) {
-        it(c.name, function () {
+        it(c.name, () => {
           const results = (run!.result as Record<string, ConformanceResult[]>)[backend];
           const r = results?.find((x) => x.check === c.name);
           expect(r, `no result for ${backend}: ${c.name}`).to.exist;
@@ -30,7 +29,6 @@ describe('VM: host backend conformance on a real kernel (QEMU usb-serial on xhci
             // Every check has what it needs in the guest: a skip here means the fixture broke.
             throw new Error(`skipped in the guest: ${r!.detail}`);
           }
-          if (r!.outcome === 'failed') knownFailure(this, `${backend}: ${c.name}`, KNOWN[`${backend}: ${c.name}`], r!.detail);
           expect(r!.outcome, r!.detail).to.equal('passed');
         });
       }

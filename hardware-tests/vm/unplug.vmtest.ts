@@ -5,8 +5,7 @@
 import { expect } from 'chai';
 import { withGuest } from './runner.ts';
 import { sinkPeer } from './peers.ts';
-import { jobFailed, knownFailure, logTimings, skipWithoutVm } from './tier.ts';
-import { UNHANDLED_IN_PIPELINE } from './known.ts';
+import { jobFailed, logTimings, skipWithoutVm } from './tier.ts';
 
 interface ErrorInfo {
   class?: string;
@@ -102,7 +101,6 @@ describe('VM: unplug in the middle of a read and of a write', function () {
     it(`${backend}: no unhandled rejection when the device goes mid-transfer`, function () {
       const r = results[backend];
       if (!r) this.skip(); // the test above did not get a result
-      knownFailure(this, `${backend}: unhandled rejection on unplug`, UNHANDLED_IN_PIPELINE, r!.unhandled.join('\n'));
       expect(r!.unhandled).to.deep.equal([]);
     });
   }

@@ -48,6 +48,8 @@ const idOf = (h: HostDevice) => {
 
 const stream: { type: string; serial: string | undefined; port: string | undefined; key: string; attachment: number; seq: number; tick: number; ms: number }[] = [];
 const t0 = performance.now();
+/** Kernel uptime (s) at t0: lines dmesg's timestamps up with this job's milliseconds. */
+const uptimeAtStart = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 const calls: { method: string; gen: number; attachment: number; serial: string | undefined; afterDeregistration: boolean; tick: number }[] = [];
 const gens: { gen: number; registeredTick: number; deregisterStartTick?: number; deregisteredTick?: number }[] = [];
 const snapshots: { gen: number; interfaces: { name: string; serial: string | undefined; bound: boolean; gone: boolean; present: boolean }[] }[] = [];
@@ -186,6 +188,6 @@ stop();
 await usb.stop();
 await backend.close();
 clearInterval(heartbeat);
-writeResult({ backend: backendName, stalls, finalWaitMs, plugs, stream, calls, gens, snapshots, opens, errors, unhandled, final });
+writeResult({ backend: backendName, uptimeAtStart, stalls, finalWaitMs, plugs, stream, calls, gens, snapshots, opens, errors, unhandled, final });
 console.log(`generations ${gen}, stream events ${stream.length}, driver calls ${calls.length}, opens ${opens.length}, errors ${errors.length}, unhandled rejections ${unhandled.length}`);
 link.close();
