@@ -92,7 +92,7 @@ function checkBridge(label: string, run: GuestRun<unknown>): GadgetResult {
   console.log(
     `      [vm] ${label}: ${delegated.length} vendor/class requests, 0 lost; latency kernel-side (usbmon submit → complete) p50 ${pct(kernelMs, 0.5).toFixed(1)} ms, max ${Math.max(...kernelMs).toFixed(1)} ms; bridge (event read → answered) p50 ${b.p50} ms, p90 ${b.p90} ms, max ${b.max} ms`,
   );
-  console.log(`      [vm] ${label}: host-side endpoints ${r.enumerated?.endpoints?.join(' ')}; deviations: ${r.bridge!.deviations.join('; ') || 'none'}`);
+  console.log(`      [vm] ${label}: endpoint files ${r.bridge!.endpointFiles.join(', ')}; deviations: ${r.bridge!.deviations.join('; ') || 'none'}`);
   return r;
 }
 
@@ -229,6 +229,56 @@ describe('VM: our emulated chips as real devices (dummy_hcd + FunctionFS) under 
         const encoding = PL2303_DIRECT.includes(l.baudRate) || type === 'HXN' ? 'direct' : 'divisor';
         console.log(`      [vm] ${part} ${what}: SET_LINE ${last} (${encoding}); the emulated chip ran ${c.baudRate} ${c.dataBits}${c.parity[0]!.toUpperCase()}${c.stopBits}`);
       }
+    });
+  }
+
+  // Our own drivers (drivers/ftdi, drivers/pl2303) through the `usb` package (libusb) against the
+  // same bridged chips: the kernel's driver has the device first, ours takes the interface, runs
+  // the port at several settings (the emulated chip must run exactly those), and gives it back.
+  for (const part of ['FT232R', 'PL2303TA', 'PL2303GC'] as const) {
+    it(`${part}: our driver takes it from the kernel's, the chip runs each setting ours asks for, loopback byte-exact, and the kernel's driver gets it back`, async () => {
+      const run = await withGuest({ job: 'hardware-tests/vm/jobs/gadget-ours.ts', env: { UV_THREADPOOL_SIZE: '16', VM_GADGET_PART: part }, timeoutMs: 240_000 });
+      logTimings(`ours on ${part}`, run);
+      const r = checkBridge(`ours on ${part}`, run) as GadgetResult & {
+        kernelFirst?: { driver?: string };
+        bound?: { detected?: string; sysfs?: { driver?: string }; claimed?: boolean; kernelDriverDetached?: boolean; requests: string[] };
+        sessions?: (Loop & { applied: { baudRate: number; dataBits: number; parity: string; stopBits: number } })[];
+        released?: { driver?: string; tty?: string; claimed?: boolean; error?: string };
+      };
+      const ftdi = part === 'FT232R';
+      const kernelDriver = ftdi ? 'ftdi_sio' : 'pl2303';
+      const type = part === 'PL2303TA' ? 'TA' : 'HXN';
+      expect(r.kernelFirst?.driver, "the kernel's driver had it first").to.equal(kernelDriver);
+      expect(r.bound?.detected, 'what our driver detected').to.equal(ftdi ? 'FT232R' : type);
+      expect(r.bound?.sysfs?.driver, "the interface, taken from the kernel's driver").to.equal('usbfs');
+      expect(r.bound?.claimed).to.equal(true);
+      expect(r.chip?.refusals, 'requests the emulated chip refused').to.deep.equal([]);
+      expect(r.chip?.rejectedBauds ?? [], 'baud fields the emulated chip could not run').to.deep.equal([]);
+      if (!ftdi) {
+        // Our start-up is the kernel's, request for request.
+        const startup = r.bound!.requests.map((s) => s.replace(/: .*/, ''));
+        expect(startup, 'our PL2303 start-up').to.deep.equal(type === 'TA' ? ['c0/01 v8080 i0000 l1', ...PL2303_STARTUP] : []);
+      }
+      expect(r.sessions).to.have.length(4);
+      for (const l of r.sessions!) {
+        const what = `${l.baudRate} ${l.dataBits}${l.parity[0]!.toUpperCase()}${l.stopBits}`;
+        expect(l.received, `${what}: bytes back`).to.equal(l.sent);
+        expect(l.identical, `${what}: byte-exact (first difference at ${l.firstDiff})`).to.equal(true);
+        const c = l.chipSide;
+        expect({ dataBits: c.dataBits, parity: c.parity, stopBits: c.stopBits }, `${what}: framing the chip runs`).to.deep.equal({ dataBits: l.dataBits, parity: l.parity, stopBits: l.stopBits });
+        expect(c.baudRate, `${what}: the chip runs the rate our driver reports`).to.equal(l.applied.baudRate);
+        expect(Math.abs(c.baudRate - l.baudRate) / l.baudRate, `${what}: within 3 %`).to.be.below(0.03);
+        if (!ftdi) {
+          const lines = l.requests.filter((s) => s.startsWith('21/20'));
+          const last = /\[([0-9a-f]{14})\]/.exec(lines[lines.length - 1] ?? '')?.[1];
+          expect(last, `${what}: our SET_LINE = the kernel's encoding`).to.equal(kernelPl2303Line(type, l));
+        }
+        console.log(`      [vm] ours on ${part} ${what}: the emulated chip ran ${c.baudRate} ${c.dataBits}${c.parity[0]!.toUpperCase()}${c.stopBits} (${l.ms} ms)`);
+      }
+      expect(r.released?.error, "the kernel's driver back").to.equal(undefined);
+      expect(r.released?.driver, "the kernel's driver back on the interface").to.equal(kernelDriver);
+      expect(r.released?.tty, 'its ttyUSB back').to.match(/^ttyUSB\d+$/);
+      expect(r.released?.claimed).to.equal(false);
     });
   }
 });
