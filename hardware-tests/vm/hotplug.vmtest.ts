@@ -8,7 +8,6 @@ config.truncateThreshold = 0; // failures here need the whole story
 import { withGuest, type Guest } from './runner.ts';
 import { sinkPeer } from './peers.ts';
 import { jobFailed, logTimings, skipWithoutVm } from './tier.ts';
-import { JS_THREAD_STALL } from './known.ts';
 
 
 interface Result {
@@ -32,6 +31,50 @@ const DEVICES = [
 const PLUGS = Number(process.env.USB_HARNESS_VM_PLUGS ?? 12);
 /** QEMU's xhci never enumerated a device plugged for 300 ms or less (facts file): stay well above. */
 const MIN_PLUGGED_MS = 900;
+
+/** One attachment as the guest kernel logged it: enumerated, then disconnected (job-clock ms). */
+interface KernelAttachment {
+  path: string;
+  devnum: number;
+  serial?: string;
+  fromMs: number;
+  toMs?: number;
+}
+
+/** The kernel's own record of our devices' attachments, from dmesg (times on the job's clock). */
+function kernelAttachments(dmesg: string, uptimeAtStart: number): KernelAttachment[] {
+  const out: KernelAttachment[] = [];
+  const open = new Map<string, KernelAttachment>();
+  for (const line of dmesg.split('\n')) {
+    const m = /^\[\s*([\d.]+)\] usb (\d+-[\d.]+): (.*)$/.exec(line);
+    if (!m) continue;
+    const ms = Math.round((Number(m[1]) - uptimeAtStart) * 1000);
+    const [, , path, what] = m as unknown as [string, string, string, string];
+    let x: RegExpExecArray | null;
+    if ((x = /^new .*USB device number (\d+)/.exec(what))) {
+      const a = { path, devnum: Number(x[1]), fromMs: ms };
+      open.set(path, a);
+      out.push(a);
+    } else if ((x = /^SerialNumber: (\S+)/.exec(what))) {
+      const a = open.get(path);
+      if (a) a.serial = x[1];
+    } else if ((x = /^USB disconnect, device number (\d+)/.exec(what))) {
+      const a = open.get(path);
+      if (a && a.devnum === Number(x[1])) {
+        a.toMs = ms;
+        open.delete(path);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * A backend hears of an attachment after the kernel enumerated it (libusb: its netlink thread
+ * then reads sysfs; nusb: udev's re-broadcast). One the kernel removed sooner than this may be
+ * gone before the backend looks, and is then never reported: nothing above the OS can see it.
+ */
+const SHORT_KERNEL_ATTACHMENT_MS = 1500;
 
 /** The host's schedule: random overlapping plugs of two devices, seeded; returns plugs per serial. */
 async function schedule(guest: Guest, seed: number, log: string[]): Promise<Record<string, number>> {
@@ -124,40 +167,41 @@ describe('VM: hotplug over QMP while drivers register and unregister', function 
       const ours = new Set(DEVICES.map((d) => d.serial));
       const attachments = [...new Set(r.stream.filter((e) => ours.has(e.serial)).map((e) => e.attachment))];
       let missed = 0;
+      let neverEnumerated = 0;
+      const kernel = kernelAttachments(run.dmesg, r.uptimeAtStart);
       for (const d of DEVICES) {
         const listing = r.stream.filter((e) => e.serial === d.serial).map((e) => `${e.ms} ms ${e.type} #${e.attachment} ${e.key}`).join('\n');
         const mine = [...new Set(r.stream.filter((e) => e.serial === d.serial).map((e) => e.attachment))];
         const all = r.stream.map((e) => `${e.ms} ${e.type} ${e.serial} #${e.attachment}`).join(', ');
         // Kernel lines with their time on the job's clock (ms since the job started).
-        const kernel = run.dmesg
+        const kernelLog = run.dmesg
           .split('\n')
           .filter((l) => /ftdi|usb 1-|error|timeout|-110/i.test(l))
           .map((l) => l.replace(/^\[\s*([\d.]+)\]/, (_, t: string) => `[job ${Math.round((Number(t) - r.uptimeAtStart) * 1000)} ms]`))
           .join('\n');
-        const why = `${d.serial}: attachments vs plugs (event-loop stalls: ${JSON.stringify(r.stalls)})\n${listing}\nhost: ${log.join(', ')}\nwhole stream: ${all}\n${warnings()}\n--- guest kernel ---\n${kernel}`;
-        const stalled = r.stalls.some((x) => x.ms >= 2000);
-        if (backend === 'libusb' && !(stalled && process.env.USB_HARNESS_VM_STRICT !== '1')) {
-          expect(mine.length, why).to.equal(r.plugs[d.serial]);
-        } else {
-          // libusb: only while the known event-loop stall happened (known.ts: JS_THREAD_STALL):
-          // events queued behind it come late, and a plug shorter than the stall is never seen.
-          // nusb hears udev's re-broadcast; on a loaded TCG guest udev lagged by seconds, and an
-          // add that arrives after the device is gone is dropped (nothing to open), with its remove:
-          // a plug shorter than the lag is never seen. Tolerated, reported, never more than half.
-          expect(mine.length, why).to.be.at.most(r.plugs[d.serial]!);
-          expect(mine.length, why).to.be.at.least(Math.ceil(r.plugs[d.serial]! / 2));
-          if (mine.length < r.plugs[d.serial]!) missed += r.plugs[d.serial]! - mine.length;
-        }
+        const why = `${d.serial}: attachments vs plugs (event-loop stalls: ${JSON.stringify(r.stalls)})\n${listing}\nhost: ${log.join(', ')}\nwhole stream: ${all}\n${warnings()}\n--- guest kernel ---\n${kernelLog}`;
+        // Judged against the kernel's own record: every attachment the kernel enumerated reached
+        // the stream, except short ones a backend could not see in time (counted, never more
+        // than a quarter with libusb, half with nusb, whose udev lags seconds on a loaded guest).
+        const kernelOnes = kernel.filter((a) => a.serial === d.serial);
+        const short = kernelOnes.filter((a) => (a.toMs ?? Infinity) - a.fromMs < SHORT_KERNEL_ATTACHMENT_MS).length;
+        expect(mine.length, `${why}\nkernel attachments: ${JSON.stringify(kernelOnes)}`).to.be.at.most(kernelOnes.length);
+        expect(mine.length, `${why}\nkernel attachments: ${JSON.stringify(kernelOnes)}`).to.be.at.least(kernelOnes.length - short);
+        const allowed = Math.floor(kernelOnes.length / (backend === 'libusb' ? 4 : 2));
+        expect(kernelOnes.length - mine.length, `${why}\nmissed more than ${allowed}`).to.be.at.most(allowed);
+        missed += kernelOnes.length - mine.length;
+        neverEnumerated += r.plugs[d.serial]! - kernelOnes.length;
         for (const a of mine) {
           expect(r.stream.filter((e) => e.attachment === a).map((e) => e.type), `${d.serial} attachment #${a}\n${listing}`).to.deep.equal(['attach', 'detach']);
         }
       }
-      expect(attachments.length, 'one attachment per plug').to.equal(PLUGS - missed);
-      if (missed) console.log(`      [vm] ${backend}: ${missed} short plug(s) never reached the stream (${backend === 'nusb' ? 'udev lag under load' : 'behind an event-loop stall'})`);
+      expect(PLUGS - neverEnumerated, 'plugs the guest kernel enumerated').to.be.at.least(Math.ceil(PLUGS / 2));
+      expect(attachments.length, 'one attachment per plug the kernel enumerated, less the short ones missed').to.equal(PLUGS - neverEnumerated - missed);
+      if (neverEnumerated) console.log(`      [vm] ${backend}: ${neverEnumerated} plug(s) the guest kernel never enumerated (QEMU/xhci)`);
+      if (missed) console.log(`      [vm] ${backend}: ${missed} short kernel attachment(s) (< ${SHORT_KERNEL_ATTACHMENT_MS} ms) never reached the stream (${backend === 'nusb' ? 'udev lag under load' : 'gone before libusb read sysfs'})`);
+      // The JS thread must keep running: a long stall is a synchronous call on it (a bug).
       const long = r.stalls.filter((x) => x.ms >= 2000);
-      if (long.length && process.env.USB_HARNESS_VM_STRICT !== '1') {
-        console.log(`      [vm] KNOWN FAILURE ${backend}: the JS thread stalled ${long.map((x) => `${x.ms} ms`).join(', ')}\n      [vm]   cause/fix: ${JS_THREAD_STALL.why}`);
-      }
+      expect(long, 'event-loop stalls of 2 s or more').to.deep.equal([]);
       const late = r.stream.filter((e, i) => e.type === 'detach' && r.stream.slice(0, i).some((x) => x.type === 'attach' && x.serial === e.serial && x.attachment > e.attachment));
       if (late.length) console.log(`      [vm] ${backend}: ${late.length} detach(es) arrived after the same serial's next attach (udev ordering)`);
 

@@ -38,25 +38,3 @@ export function logTimings(label: string, run: Pick<GuestRun<unknown>, 'timings'
 export function jobFailed(label: string, run: Pick<GuestRun<unknown>, 'status' | 'jobLog'>): Error {
   return new Error(`${label}: the guest job exited ${run.status}\n--- job output (tail) ---\n${run.jobLog.trimEnd().split('\n').slice(-30).join('\n')}`);
 }
-
-export interface KnownFailure {
-  /** What the failure detail must match to count as this known failure (anything else fails). */
-  detail: RegExp;
-  /** The cause and the proposed fix (file, function, change). */
-  why: string;
-}
-
-/**
- * A backend bug found on the real kernel and reported, not yet fixed in src/: while it still
- * fails exactly this way the test shows as pending with the reason printed;
- * USB_HARNESS_VM_STRICT=1 makes it fail instead. Once it passes, the test passes (drop the entry).
- */
-export function knownFailure(ctx: Mocha.Context, name: string, known: KnownFailure | undefined, detail: string | undefined): void {
-  if (!known) return;
-  if (!detail || !known.detail.test(detail)) return;
-  if (process.env.USB_HARNESS_VM_STRICT === '1') return;
-  const lines = detail.split('\n');
-  const shown = lines.length > 1 ? `${lines[0]} (+${lines.length - 1} more lines)` : detail;
-  console.log(`      [vm] KNOWN FAILURE ${name}: ${shown}\n      [vm]   cause/fix: ${known.why}`);
-  ctx.skip();
-}

@@ -25,12 +25,12 @@ const TTY = '/dev/ttyUSB0';
 const link = hostLink();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const data = patternBytes(BYTES, 99);
-// The known unhandled IN-transfer rejection on unplug (known.ts: UNHANDLED_IN_PIPELINE) must not
-// end the benchmark: count it, report it.
+// An unhandled rejection (the pipeline once had one on unplug, fixed) must not end the benchmark:
+// count it, report it.
 let unhandled = 0;
 process.on('unhandledRejection', (err) => {
   unhandled++;
-  console.log(`unhandled rejection (known pipeline bug): ${err instanceof Error ? err.message : String(err)}`);
+  console.log(`unhandled rejection: ${err instanceof Error ? err.message : String(err)}`);
 });
 
 interface PathResult {
