@@ -7,28 +7,10 @@
 import { expect } from 'chai';
 import { withGuest, type GuestRun } from './runner.ts';
 import { logTimings, skipWithoutVm } from './tier.ts';
+import type { BridgeSetup } from './guest/emulation-side.ts';
+import type { MonControl } from './guest/usbmon.ts';
 
-interface Setup {
-  bmRequestType: number;
-  bRequest: number;
-  wValue: number;
-  wIndex: number;
-  wLength: number;
-  data?: string;
-  reply: string;
-  seenMs: number;
-  answeredMs?: number;
-}
-interface MonControl {
-  bmRequestType: number;
-  bRequest: number;
-  wValue: number;
-  wIndex: number;
-  wLength: number;
-  status?: number;
-  us?: number;
-  data?: string;
-}
+type Setup = BridgeSetup;
 interface Loop {
   baudRate: number;
   dataBits: number;

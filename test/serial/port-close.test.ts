@@ -4,21 +4,30 @@ import { registerUsbSerialDrivers, deregisterUsbSerialDrivers, DEFAULT_SETTINGS,
 import { UsbSubsystem, usbDevice } from '../../src/usb/index.ts';
 import { FakeBackend } from '../usb/fake-backend.ts';
 
+/** Port operations that do nothing, with the ones a test cares about replaced. */
+function stubOps(overrides: Partial<PortOperations>): PortOperations {
+  return {
+    open: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
+    close: async () => undefined,
+    setSettings: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
+    setSignals: async () => undefined,
+    getModemLines: async () => ({ cts: false, dsr: false, ri: false, dcd: false }),
+    purge: async () => undefined,
+    write: async () => undefined,
+    ...overrides,
+  };
+}
+
 describe('serial: port close', () => {
   it('a write held forever (flow control) cannot hang close: it waits closingWaitMs, then closes', async () => {
     const usb = new UsbSubsystem({ model: new DriverModel() });
     const backend = new FakeBackend();
     await usb.attachBackend(backend);
     const calls: string[] = [];
-    const ops: PortOperations = {
-      open: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
+    const ops = stubOps({
       close: async () => void calls.push('close'),
-      setSettings: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
-      setSignals: async () => undefined,
-      getModemLines: async () => ({ cts: false, dsr: false, ri: false, dcd: false }),
-      purge: async () => undefined,
       write: () => new Promise<void>(() => undefined), // CTS never comes
-    };
+    });
     const reg = await registerUsbSerialDrivers([{ name: 'held', idTable: [usbDevice(1, 1)], port: ops }], 'held_usb', [usbDevice(1, 1)], { usbBus: usb.bus });
     backend.plug({ vendorId: 1, productId: 1 });
     await usb.settled();
@@ -45,20 +54,14 @@ describe('serial: port open racing an unbind', () => {
     const opening = new Promise<void>((r) => (release = r));
     let entered!: () => void;
     const inOpen = new Promise<void>((r) => (entered = r));
-    const ops: PortOperations = {
+    const ops = stubOps({
       // Like a chip's open: control transfers that the unbind cuts off with the backend's error.
       open: async () => {
         entered();
         await opening;
         throw Object.assign(new Error('controlTransferOut on 0001:0001: device is closed'), { name: 'InvalidStateError' });
       },
-      close: async () => undefined,
-      setSettings: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
-      setSignals: async () => undefined,
-      getModemLines: async () => ({ cts: false, dsr: false, ri: false, dcd: false }),
-      purge: async () => undefined,
-      write: async () => undefined,
-    };
+    });
     const reg = await registerUsbSerialDrivers([{ name: 'racy', idTable: [usbDevice(1, 1)], port: ops }], 'racy_usb', [usbDevice(1, 1)], { usbBus: usb.bus });
     backend.plug({ vendorId: 1, productId: 1 });
     await usb.settled();
@@ -83,17 +86,11 @@ describe('serial: port open racing an unbind', () => {
     const usb = new UsbSubsystem({ model: new DriverModel() });
     const backend = new FakeBackend();
     await usb.attachBackend(backend);
-    const ops: PortOperations = {
+    const ops = stubOps({
       open: async () => {
         throw new RangeError('baud 12 is not possible');
       },
-      close: async () => undefined,
-      setSettings: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
-      setSignals: async () => undefined,
-      getModemLines: async () => ({ cts: false, dsr: false, ri: false, dcd: false }),
-      purge: async () => undefined,
-      write: async () => undefined,
-    };
+    });
     const reg = await registerUsbSerialDrivers([{ name: 'picky', idTable: [usbDevice(1, 1)], port: ops }], 'picky_usb', [usbDevice(1, 1)], { usbBus: usb.bus });
     backend.plug({ vendorId: 1, productId: 1 });
     await usb.settled();

@@ -3,8 +3,7 @@
 // ftdi_sio binds it, and /dev/ttyUSB* passes a loopback through the emulated wire at several
 // settings. Records the delegated control requests (with their latency), what the emulated chip
 // made of them, and usbmon's record of what the kernel sent on the dummy bus.
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { SerialPortStream } from '@serialport/stream';
 import { autoDetect } from '@serialport/bindings-cpp';
@@ -12,6 +11,7 @@ import { mockFtdi } from '../../../mocks/ftdi/index.ts';
 import { loopbackPlug } from '../../../mocks/uart.ts';
 import { bridgeMockFfs, formatSetup, latencySummary } from '../guest/functionfs-bridge.ts';
 import { dummyBusNumber, UsbmonRecorder } from '../guest/usbmon.ts';
+import { findGadgetDevice } from '../guest/gadget-device.ts';
 import { writeResult } from '../guest/link.ts';
 import { patternBytes } from './pattern.ts';
 
@@ -21,30 +21,7 @@ const result: Record<string, unknown> = {};
 const t0 = performance.now();
 const ms = () => Math.round(performance.now() - t0);
 
-/**
- * Our gadget on the dummy_hcd bus, found by idVendor/idProduct and the sysfs path only: the
- * string attributes (serial...) take the device lock, and the hub thread holds the root hub's
- * while it enumerates; a readFileSync of it would block this event loop, and with it the bridge.
- */
-function findDevice(): { dev: string; tty?: string; driver?: string; endpoints: string[] } | undefined {
-  for (const d of readdirSync('/sys/bus/usb/devices')) {
-    if (!/^\d+-[\d.]+$/.test(d)) continue;
-    const path = `/sys/bus/usb/devices/${d}`;
-    if (!realpathSync(path).includes('dummy_hcd')) continue;
-    try {
-      if (readFileSync(`${path}/idVendor`, 'utf8').trim() !== '0403') continue;
-    } catch {
-      continue;
-    }
-    const intf = `${path}/${d}:1.0`;
-    const driver = existsSync(`${intf}/driver`) ? basename(realpathSync(`${intf}/driver`)) : undefined;
-    const tty = existsSync(intf) ? readdirSync(intf).find((n) => n.startsWith('ttyUSB')) : undefined;
-    // The endpoint addresses the host sees (the UDC's autoconfig chose them).
-    const endpoints = existsSync(intf) ? readdirSync(intf).filter((n) => /^ep_[0-9a-f]{2}$/.test(n)).map((n) => `0x${n.slice(3)}`) : [];
-    return { dev: d, tty, driver, endpoints };
-  }
-  return undefined;
-}
+const findDevice = () => findGadgetDevice('0403');
 
 try {
   execSync('modprobe dummy_hcd is_high_speed=0 is_super_speed=0');

@@ -11,8 +11,6 @@
 // runs the driver's probe inside the attach: pl2303's probe sends a dozen control requests, which
 // a bridge on the same (blocked) event loop could not answer before their 100 ms timeouts.
 import { fork } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { basename } from 'node:path';
 import { execSync } from 'node:child_process';
 
 const part = process.env.VM_GADGET_PART ?? 'FT232R';
@@ -76,6 +74,7 @@ if (process.env.VM_ROLE === 'bridge') {
   const { registerFtdi, ftdiPort } = await import('../../../drivers/ftdi/index.ts');
   const { createPl2303Driver, PL2303_ID_TABLE, pl2303AdapterOf } = await import('../../../drivers/pl2303/index.ts');
   const { writeResult } = await import('../guest/link.ts');
+  const { findGadgetDevice } = await import('../guest/gadget-device.ts');
   const { formatSetup } = await import('../guest/emulation-side.ts');
   const { dummyBusNumber, UsbmonRecorder } = await import('../guest/usbmon.ts');
   const { patternBytes } = await import('./pattern.ts');
@@ -86,25 +85,8 @@ if (process.env.VM_ROLE === 'bridge') {
   const vendor = isFtdi ? '0403' : '067b';
   const kernelDriver = isFtdi ? 'ftdi_sio' : 'pl2303';
 
-  /** The gadget on dummy_hcd: sysfs name, the interface's kernel driver and tty (no string attributes: device lock). */
-  const findDevice = (): { dev: string; driver?: string; tty?: string; endpoints: string[] } | undefined => {
-    for (const d of readdirSync('/sys/bus/usb/devices')) {
-      if (!/^\d+-[\d.]+$/.test(d)) continue;
-      const path = `/sys/bus/usb/devices/${d}`;
-      if (!realpathSync(path).includes('dummy_hcd')) continue;
-      try {
-        if (readFileSync(`${path}/idVendor`, 'utf8').trim() !== vendor) continue;
-      } catch {
-        continue;
-      }
-      const intf = `${path}/${d}:1.0`;
-      const driver = existsSync(`${intf}/driver`) ? basename(realpathSync(`${intf}/driver`)) : undefined;
-      const tty = existsSync(intf) ? readdirSync(intf).find((n) => n.startsWith('ttyUSB')) : undefined;
-      const endpoints = existsSync(intf) ? readdirSync(intf).filter((n) => /^ep_[0-9a-f]{2}$/.test(n)).map((n) => `0x${n.slice(3)}`) : [];
-      return { dev: d, driver, tty, endpoints };
-    }
-    return undefined;
-  };
+  const findDevice = () => findGadgetDevice(vendor);
+
   const waitFor = async <T>(f: () => T | undefined, what: string, timeoutMs = 15_000): Promise<T> => {
     const end = Date.now() + timeoutMs;
     for (;;) {

@@ -4,8 +4,7 @@
 // kernel sends as a divisor) and loops back through the emulated wire. Records every delegated
 // control request the bridge answered (with its latency), what the emulated chip made of them,
 // and usbmon's record of what the kernel sent on the dummy bus, for the host test to compare.
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { SerialPortStream } from '@serialport/stream';
 import { autoDetect } from '@serialport/bindings-cpp';
@@ -13,6 +12,7 @@ import { createPl2303, type Pl2303Part } from '../../../mocks/pl2303/index.ts';
 import { loopbackPlug } from '../../../mocks/uart.ts';
 import { bridgeMockFfs, formatSetup, latencySummary } from '../guest/functionfs-bridge.ts';
 import { dummyBusNumber, UsbmonRecorder } from '../guest/usbmon.ts';
+import { findGadgetDevice } from '../guest/gadget-device.ts';
 import { writeResult } from '../guest/link.ts';
 import { patternBytes } from './pattern.ts';
 
@@ -22,26 +22,7 @@ const result: Record<string, unknown> = { part };
 const t0 = performance.now();
 const ms = () => Math.round(performance.now() - t0);
 
-/** Our gadget on dummy_hcd, by idVendor and sysfs path only (string attributes take the device lock). */
-function findDevice(): { dev: string; tty?: string; driver?: string; endpoints: string[] } | undefined {
-  for (const d of readdirSync('/sys/bus/usb/devices')) {
-    if (!/^\d+-[\d.]+$/.test(d)) continue;
-    const path = `/sys/bus/usb/devices/${d}`;
-    if (!realpathSync(path).includes('dummy_hcd')) continue;
-    try {
-      if (readFileSync(`${path}/idVendor`, 'utf8').trim() !== '067b') continue;
-    } catch {
-      continue;
-    }
-    const intf = `${path}/${d}:1.0`;
-    const driver = existsSync(`${intf}/driver`) ? basename(realpathSync(`${intf}/driver`)) : undefined;
-    const tty = existsSync(intf) ? readdirSync(intf).find((n) => n.startsWith('ttyUSB')) : undefined;
-    // The endpoint addresses the host sees (the UDC's autoconfig chose them).
-    const endpoints = existsSync(intf) ? readdirSync(intf).filter((n) => /^ep_[0-9a-f]{2}$/.test(n)).map((n) => `0x${n.slice(3)}`) : [];
-    return { dev: d, tty, driver, endpoints };
-  }
-  return undefined;
-}
+const findDevice = () => findGadgetDevice('067b');
 
 /** The settings each session opens with: one plain rate per kind, and divisor-encoded ones (not in pl2303's direct table). */
 const SESSIONS = [

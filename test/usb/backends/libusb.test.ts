@@ -203,13 +203,18 @@ describe('libusb backend: Linux sysfs strings and kernel driver', () => {
     expect(dev.calls).to.not.include('open');
   });
 
-  it('kernelDriver opens a handle briefly when the device is closed; detach of nothing is fine', async () => {
+  /** One fake FTDI behind a Linux libusb backend whose sysfs is `root`. */
+  async function oneDevice() {
     const lib = new FakeLibusb();
     const dev = new FakeLegacyDevice(lib);
     lib.devices.push(dev);
     const b = new LibusbBackend(lib, { platform: 'linux', sysfsUsbPath: root });
     const [d] = await b.getDevices();
-    const kd = d!.kernelDriver!;
+    return { dev, kd: d!.kernelDriver! };
+  }
+
+  it('kernelDriver opens a handle briefly when the device is closed; detach of nothing is fine', async () => {
+    const { dev, kd } = await oneDevice();
     expect(await kd.isActive(0)).to.equal(true);
     await kd.detach(0);
     expect(await kd.isActive(0)).to.equal(false);
@@ -224,12 +229,7 @@ describe('libusb backend: Linux sysfs strings and kernel driver', () => {
     const probe = join(root, 'drivers_probe');
     writeFileSync(probe, '');
     try {
-      const lib = new FakeLibusb();
-      const dev = new FakeLegacyDevice(lib);
-      lib.devices.push(dev);
-      const b = new LibusbBackend(lib, { platform: 'linux', sysfsUsbPath: root });
-      const [d] = await b.getDevices();
-      const kd = d!.kernelDriver!;
+      const { dev, kd } = await oneDevice();
       await kd.detach(0);
       await kd.attach(0);
       // The interface's sysfs name went to drivers_probe; the blocking ioctl was not used.

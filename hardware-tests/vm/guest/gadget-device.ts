@@ -1,0 +1,38 @@
+// Finds our gadget as the guest kernel's USB host side sees it (on dummy_hcd), for the jobs that
+// bridge an emulation: which driver has interface 0, its ttyUSB, the endpoint addresses.
+// By idVendor and the sysfs path only: the string attributes (serial...) take the device lock,
+// which the hub thread holds while it enumerates; a synchronous read of one would block the
+// caller's event loop, and with it a bridge answering the kernel's control requests.
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+
+export interface GadgetOnHost {
+  /** The USB device's sysfs name (e.g. 3-1). */
+  dev: string;
+  /** The driver bound to interface 0, if any. */
+  driver?: string;
+  tty?: string;
+  /** The endpoint addresses the host sees (the UDC's autoconfig chose them), as 0x.. strings. */
+  endpoints: string[];
+}
+
+/** The first device on a dummy_hcd bus with this idVendor (4 hex digits), or undefined. */
+export function findGadgetDevice(idVendor: string): GadgetOnHost | undefined {
+  for (const d of readdirSync('/sys/bus/usb/devices')) {
+    if (!/^\d+-[\d.]+$/.test(d)) continue;
+    const path = `/sys/bus/usb/devices/${d}`;
+    if (!realpathSync(path).includes('dummy_hcd')) continue;
+    try {
+      if (readFileSync(`${path}/idVendor`, 'utf8').trim() !== idVendor) continue;
+    } catch {
+      continue;
+    }
+    const intf = `${path}/${d}:1.0`;
+    const present = existsSync(intf);
+    const driver = existsSync(`${intf}/driver`) ? basename(realpathSync(`${intf}/driver`)) : undefined;
+    const tty = present ? readdirSync(intf).find((n) => n.startsWith('ttyUSB')) : undefined;
+    const endpoints = present ? readdirSync(intf).filter((n) => /^ep_[0-9a-f]{2}$/.test(n)).map((n) => `0x${n.slice(3)}`) : [];
+    return { dev: d, driver, tty, endpoints };
+  }
+  return undefined;
+}
