@@ -33,7 +33,7 @@ interface GadgetResult {
   bridge?: { errors: string[]; setups: Setup[]; deviations: string[]; endpointFiles: string[] };
   usbmon?: { controls: MonControl[]; lines: number };
   latency?: { all: { count: number; p50: number; p90: number; max: number } };
-  chip?: { refusals?: unknown[]; rejectedBauds?: string[]; type?: string };
+  chip?: { refusals?: { wValue: number }[]; rejectedBauds?: string[]; type?: string };
   ms?: number;
 }
 
@@ -48,11 +48,12 @@ const pct = (xs: number[], q: number) => {
 /**
  * The checks every bridged device gets: the job ran, the bridge logged no error, and the kernel's
  * own record (usbmon) agrees with the bridge: no control request timed out or was cut short,
- * the only stalls are composite's GET_DESCRIPTOR(DEVICE_QUALIFIER) (a full-speed device), and
+ * the only stalls are composite's GET_DESCRIPTOR(DEVICE_QUALIFIER) (a full-speed device) and the
+ * `expectedStalls` (keys as `key()` writes them), and
  * the vendor/class requests the kernel sent are exactly those the emulation answered, in order,
  * with the same OUT data. Prints the latencies.
  */
-function checkBridge(label: string, run: GuestRun<unknown>): GadgetResult {
+function checkBridge(label: string, run: GuestRun<unknown>, expectedStalls: string[] = []): GadgetResult {
   expect([0, 137], `job exit status\n${run.jobLog.slice(-2000)}`).to.include(run.status);
   const r = run.result as GadgetResult;
   expect(r.error, 'job error').to.equal(undefined);
@@ -61,7 +62,8 @@ function checkBridge(label: string, run: GuestRun<unknown>): GadgetResult {
   expect(controls.length, 'usbmon saw the control requests').to.be.above(10);
   const unfinished = controls.filter((c) => c.status === undefined).map(key);
   expect(unfinished, 'control requests without a completion').to.deep.equal([]);
-  const failed = controls.filter((c) => c.status !== 0 && !(c.status === -32 && c.bmRequestType === 0x80 && c.bRequest === 6 && c.wValue === 0x0600));
+  const stallOk = (c: MonControl) => (c.bmRequestType === 0x80 && c.bRequest === 6 && c.wValue === 0x0600) || expectedStalls.includes(key(c));
+  const failed = controls.filter((c) => c.status !== 0 && !(c.status === -32 && stallOk(c)));
   expect(failed.map((c) => `${key(c)} → ${c.status}`), 'control requests the kernel saw fail or give up (-2/-104: timed out)').to.deep.equal([]);
   const delegated = controls.filter((c) => (c.bmRequestType & 0x60) !== 0);
   const setups = r.bridge!.setups;
@@ -76,6 +78,31 @@ function checkBridge(label: string, run: GuestRun<unknown>): GadgetResult {
   );
   console.log(`      [vm] ${label}: endpoint files ${r.bridge!.endpointFiles.join(', ')}; deviations: ${r.bridge!.deviations.join('; ') || 'none'}`);
   return r;
+}
+
+/**
+ * What shows that the kernel gave up on a control request before the bridge answered: usbmon's
+ * -2/-104 (the URB killed at its timeout: pl2303 gives 100 ms) or FunctionFS's EIDRM on ep0 (the
+ * setup was cancelled by the next one). Under TCG a bridge answer can take that long (p50 a few
+ * ms; the slowest seen 77 ms): that is the rig's speed, not a result about the emulation.
+ */
+function kernelGaveUp(run: GuestRun<unknown>): string | undefined {
+  const r = run.result as GadgetResult | undefined;
+  const mon = (r?.usbmon?.controls ?? []).filter((c) => c.status === -2 || c.status === -104).map((c) => `${key(c)} → ${c.status} after ${((c.us ?? 0) / 1000).toFixed(0)} ms`);
+  const ffs = (r?.bridge?.errors ?? []).filter((e) => /EIDRM|error -43\b/.test(e));
+  return mon.length || ffs.length ? [...mon, ...ffs].join('; ') : undefined;
+}
+
+/**
+ * One guest run of a bridged job; run once more (reported) when the only trouble was the
+ * kernel giving up on a request in time (kernelGaveUp). The second run is judged as it is.
+ */
+async function bridgedRun(label: string, opts: Parameters<typeof withGuest>[0]): Promise<GuestRun<void>> {
+  const run = await withGuest(opts);
+  const why = kernelGaveUp(run);
+  if (!why) return run;
+  console.log(`      [vm] ${label}: the kernel gave up on a control request (${why}): TCG timing; one more run`);
+  return withGuest(opts);
 }
 
 // ---- the kernel's PL2303 encoding (drivers/usb/serial/pl2303.c), written out to check the emulation against ----
@@ -149,7 +176,7 @@ describe('VM: our emulated chips as real devices (dummy_hcd + FunctionFS) under 
 
   it('FT232R: the kernel binds it, every control request reaches the emulation, and a loopback through /dev/ttyUSB* is byte-exact at each setting', async () => {
     // Thread pool: ep0 and each endpoint pump block a thread each in FunctionFS reads/writes.
-    const run = await withGuest({ job: 'hardware-tests/vm/jobs/gadget-ftdi.ts', env: { UV_THREADPOOL_SIZE: '16' }, timeoutMs: 240_000 });
+    const run = await bridgedRun('FT232R', { job: 'hardware-tests/vm/jobs/gadget-ftdi.ts', env: { UV_THREADPOOL_SIZE: '16' }, timeoutMs: 240_000 });
     logTimings('FunctionFS FT232R', run);
     // The job ends with SIGKILL once its result is written: FunctionFS reads still hold
     // thread-pool threads, and a normal exit joins them.
@@ -169,25 +196,31 @@ describe('VM: our emulated chips as real devices (dummy_hcd + FunctionFS) under 
     console.log(`      [vm] FT232R: kernel open at 115200 8N1 sent: ${r.loopbacks![1]!.requests.join(', ')}`);
   });
 
-  for (const part of ['PL2303TA', 'PL2303GC'] as const) {
+  // Every type the kernel can tell apart on a bcdUSB 2.00 gadget: TA, TB, and HXN both outright
+  // (GC, bcdDevice 1.00) and by the failed HX status read (GT: bcdDevice 3.00 like a TA).
+  const KERNEL_TYPE = { PL2303TA: 'TA', PL2303TB: 'TB', PL2303GC: 'HXN', PL2303GT: 'HXN' } as const;
+  for (const part of ['PL2303TA', 'PL2303TB', 'PL2303GC', 'PL2303GT'] as const) {
     it(`${part}: the kernel's pl2303 binds it, its start-up and every line coding reach the emulation, and the chip runs each setting (one divisor-encoded baud); loopback byte-exact`, async () => {
-      const run = await withGuest({ job: 'hardware-tests/vm/jobs/gadget-pl2303.ts', env: { UV_THREADPOOL_SIZE: '16', VM_GADGET_PART: part }, timeoutMs: 240_000 });
+      const run = await bridgedRun(part, { job: 'hardware-tests/vm/jobs/gadget-pl2303.ts', env: { UV_THREADPOOL_SIZE: '16', VM_GADGET_PART: part }, timeoutMs: 240_000 });
       logTimings(`FunctionFS ${part}`, run);
-      const r = checkBridge(part, run);
-      const type = part === 'PL2303TA' ? 'TA' : 'HXN';
+      const type = KERNEL_TYPE[part];
+      // GT: the HX status read the kernel probes with stalls, as on the real part.
+      const r = checkBridge(part, run, type === 'HXN' && part !== 'PL2303GC' ? ['c0/01 v8080 i0000 l1'] : []);
       expect(r.chip?.type).to.equal(type);
       expect(r.enumerated?.driver, `driver bound to the emulated ${part}`).to.equal('pl2303');
       expect(run.dmesg, 'pl2303 attached').to.match(/pl2303 converter now attached to ttyUSB/);
       expect(run.dmesg.split('\n').filter((l) => /pl2303.*(failed|error)/i.test(l)), 'pl2303 errors in dmesg').to.deep.equal([]);
-      expect(r.chip?.refusals, 'requests the emulated chip refused').to.deep.equal([]);
+      // The one refusal the kernel counts on: an HXN part stalls the HX status read (GT).
+      const hxStatusProbed = part !== 'PL2303GC';
+      expect((r.chip?.refusals ?? []).map((x) => h(x.wValue, 4)), 'requests the emulated chip refused').to.deep.equal(type === 'HXN' && hxStatusProbed ? ['8080'] : []);
       expect(r.chip?.rejectedBauds, 'baud fields the emulated chip could not run').to.deep.equal([]);
 
-      // Start-up (probe): type detection, then pl2303_startup. TA: bcdDevice 3.00 is a TA only
-      // if the HX status read 0x8080 succeeds; GC (bcdDevice 1.00) is HXN outright and gets no
-      // legacy init. The emulation answered each as the kernel expects (no stall).
+      // Start-up (probe): type detection, then pl2303_startup. bcdDevice 3.00 / 5.00 is a TA / TB
+      // only if the HX status read 0x8080 succeeds (GT: it stalls, so HXN); GC (bcdDevice 1.00) is
+      // HXN outright. HXN parts get no legacy init.
       const startup = (r.startup ?? []).map((s) => s.replace(/: .*/, ''));
-      if (type === 'TA') expect(startup).to.deep.equal(['c0/01 v8080 i0000 l1', ...PL2303_STARTUP]);
-      else expect(startup).to.deep.equal([]);
+      const detect = hxStatusProbed ? ['c0/01 v8080 i0000 l1'] : [];
+      expect(startup).to.deep.equal(type === 'HXN' ? detect : [...detect, ...PL2303_STARTUP]);
 
       expect(r.loopbacks).to.have.length(5);
       for (const l of r.loopbacks!) {
@@ -219,7 +252,7 @@ describe('VM: our emulated chips as real devices (dummy_hcd + FunctionFS) under 
   // the port at several settings (the emulated chip must run exactly those), and gives it back.
   for (const part of ['FT232R', 'PL2303TA', 'PL2303GC'] as const) {
     it(`${part}: our driver takes it from the kernel's, the chip runs each setting ours asks for, loopback byte-exact, and the kernel's driver gets it back`, async () => {
-      const run = await withGuest({ job: 'hardware-tests/vm/jobs/gadget-ours.ts', env: { UV_THREADPOOL_SIZE: '16', VM_GADGET_PART: part }, timeoutMs: 240_000 });
+      const run = await bridgedRun(`ours on ${part}`, { job: 'hardware-tests/vm/jobs/gadget-ours.ts', env: { UV_THREADPOOL_SIZE: '16', VM_GADGET_PART: part }, timeoutMs: 240_000 });
       logTimings(`ours on ${part}`, run);
       const r = checkBridge(`ours on ${part}`, run) as GadgetResult & {
         kernelFirst?: { driver?: string };
