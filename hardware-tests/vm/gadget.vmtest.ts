@@ -30,7 +30,7 @@ interface GadgetResult {
   enumerated?: { driver?: string; tty?: string; endpoints?: string[]; ms: number };
   startup?: string[];
   loopbacks?: Loop[];
-  bridge?: { errors: string[]; setups: Setup[]; deviations: string[]; endpointFiles: string[] };
+  bridge?: { errors: string[]; events?: string[]; setups: Setup[]; deviations: string[]; endpointFiles: string[] };
   usbmon?: { controls: MonControl[]; lines: number };
   latency?: { all: { count: number; p50: number; p90: number; max: number } };
   chip?: { refusals?: { wValue: number }[]; rejectedBauds?: string[]; type?: string };
@@ -101,7 +101,9 @@ async function bridgedRun(label: string, opts: Parameters<typeof withGuest>[0]):
   const run = await withGuest(opts);
   const why = kernelGaveUp(run);
   if (!why) return run;
-  console.log(`      [vm] ${label}: the kernel gave up on a control request (${why}): TCG timing; one more run`);
+  const r = run.result as GadgetResult | undefined;
+  const tail = (r?.bridge?.events ?? []).slice(-6).join(' | ');
+  console.log(`      [vm] ${label}: the kernel gave up on a control request (${why}): TCG timing; one more run\n      [vm]   bridge's last events: ${tail}`);
   return withGuest(opts);
 }
 
