@@ -10,7 +10,8 @@
 // after the loss, so it stays).
 import type { Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
-import type { HostBackend, HostDevice } from '../usb/host.ts';
+import type { HostDevice } from '../usb/host.ts';
+import type { WebUsbBackend } from '../usb/backends/webusb.ts';
 import { closeDiscarding, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
 import { PortDisconnectedError, type PortEvent, type UsbSerialPort } from './port.ts';
 import type { LineError, LineErrorKind, SerialSettings } from './settings.ts';
@@ -119,21 +120,19 @@ export interface WebSerialOptions {
    */
   webusb?: {
     requestDevice(options: USBDeviceRequestOptions): Promise<USBDevice>;
-    addEventListener(type: 'disconnect', listener: (ev: USBConnectionEvent) => void): void;
-    removeEventListener(type: 'disconnect', listener: (ev: USBConnectionEvent) => void): void;
   };
-  backend?: HostBackend;
+  /** The webusb backend the subsystem reads from: granted and forgotten devices go through it. */
+  backend?: Pick<WebUsbBackend, 'adopt' | 'forget'>;
 }
 
 export class Serial extends HandlerTarget {
   readonly #usb: NonNullable<WebSerialOptions['usb']>;
   readonly #webusb: WebSerialOptions['webusb'];
-  readonly #backend: HostBackend | undefined;
+  readonly #backend: WebSerialOptions['backend'];
   readonly #ports = new Map<UsbSerialPort, SerialPort>();
   /** Stable paths the page gave up (forget); they come back only through requestPort. */
   readonly #forgotten = new Set<string>();
   #watch: Subscription | null;
-  #fed = new Map<USBDevice, HostDevice>();
 
   constructor(options: WebSerialOptions = {}) {
     super();
@@ -151,7 +150,6 @@ export class Serial extends HandlerTarget {
         sp?._lost();
       }
     });
-    this.#webusb?.addEventListener('disconnect', this.#onUsbDisconnect);
   }
 
   get onconnect(): Handler<this> {
@@ -212,7 +210,6 @@ export class Serial extends HandlerTarget {
   async dispose(): Promise<void> {
     this.#watch?.unsubscribe();
     this.#watch = null;
-    this.#webusb?.removeEventListener('disconnect', this.#onUsbDisconnect);
     await Promise.all([...this.#ports.values()].map((p) => p._forceClose()));
     this.#ports.clear();
   }
@@ -244,7 +241,12 @@ export class Serial extends HandlerTarget {
    */
   async _revoke(sp: SerialPort): Promise<void> {
     const host = sp.usbSerialPort.serial.usbDevice.host;
-    for (const [usb, fed] of this.#fed) if (fed === host) this.#fed.delete(usb);
+    if (this.#backend) {
+      // The backend tells every watcher (the subsystem too) and revokes the permission.
+      await this.#backend.forget(host.usb as USBDevice);
+      await this.#usb.settled?.();
+      return;
+    }
     this.#usb.apply?.({ type: 'detach', device: host });
     await this.#usb.settled?.();
     await (host.usb as USBDevice & { forget?: () => Promise<void> }).forget?.().catch((err: unknown) => log.debug({ err }, 'USBDevice.forget failed'));
@@ -259,24 +261,11 @@ export class Serial extends HandlerTarget {
     return sp;
   }
 
-  /** A device the chooser granted: the backend has it now, and the subsystem must hear of it. */
+  /** A device the chooser granted: announced through the backend, so the subsystem binds it. */
   async #feed(device: USBDevice): Promise<void> {
-    const host = (await this.#backend!.getDevices()).find((d) => d.usb === device);
-    if (!host) throw domError('NotFoundError', 'The chosen USB device is not available.');
-    if (!this.#usb.apply) throw new TypeError('webusb needs a UsbSubsystem (options.usb) to feed granted devices to');
-    // The webusb backend sends no connect for a device granted after it started watching; the
-    // subsystem is told here, and its disconnect below (see the report on webusb.ts).
-    this.#fed.set(device, host);
-    this.#usb.apply({ type: 'attach', device: host });
+    await this.#backend!.adopt(device);
     await this.#usb.settled?.();
   }
-
-  readonly #onUsbDisconnect = (ev: USBConnectionEvent): void => {
-    const host = this.#fed.get(ev.device);
-    if (!host) return;
-    this.#fed.delete(ev.device);
-    this.#usb.apply?.({ type: 'detach', device: host });
-  };
 }
 
 export function createWebSerial(options: WebSerialOptions = {}): Serial {

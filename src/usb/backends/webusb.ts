@@ -77,6 +77,41 @@ export class WebUsbBackend implements HostBackend {
     return devices;
   }
 
+  /**
+   * A device the page was granted after watching began (navigator.usb.requestDevice): browsers
+   * fire no 'connect' for a device already plugged in when access came, so watchers would never
+   * hear of it. Announces it once (no event if it was already handed out, by getDevices or an
+   * event), resolves after the watchers got the event; its disconnect then comes as for any other.
+   */
+  async adopt(device: USBDevice): Promise<HostDevice> {
+    if (this.closed) throw new HostBackendError('webusb', 'backend is closed');
+    const known = this.known.get(device);
+    if (known) return known;
+    const hd = this.wrap(device);
+    if (this.hub.active) {
+      this.hub.enqueue(() => ({ type: 'connect', device: hd }));
+      await this.hub.drain();
+    }
+    return hd;
+  }
+
+  /**
+   * The page gives a device up (USBDevice.forget): watchers get its disconnect now (browsers send
+   * none for a device that stays plugged in), then the permission is revoked. A later grant of
+   * the same device is announced again by adopt().
+   */
+  async forget(device: USBDevice): Promise<void> {
+    const hd = this.known.get(device);
+    if (hd) {
+      this.known.delete(device);
+      if (this.hub.active) {
+        this.hub.enqueue(() => ({ type: 'disconnect', device: hd }));
+        await this.hub.drain();
+      }
+    }
+    await (device as USBDevice & { forget?: () => Promise<void> }).forget?.().catch((err: unknown) => log.debug({ err }, 'USBDevice.forget failed'));
+  }
+
   async watch(listener: (event: HostEvent) => void): Promise<() => void> {
     if (this.closed) throw new HostBackendError('webusb', 'backend is closed');
     return this.hub.add(listener);

@@ -92,6 +92,62 @@ describe('webusb backend', () => {
     await waitFor(() => usb.listeners === 0);
   });
 
+  it('adopt: a device granted while watching is announced once, before adopt resolves; its disconnect follows', async () => {
+    const usb = new FakeUSB();
+    const b = new WebUsbBackend(usb);
+    const events: HostEvent[] = [];
+    await b.watch((e) => events.push(e));
+    // requestDevice granted a device already plugged in: the browser fires no connect for it.
+    const d = fakeDevice(7);
+    usb.devices.push(d);
+    const hd = await b.adopt(d);
+    expect(events.map((e) => `${e.type} ${e.device.usb.productId}`), 'delivered when adopt resolved').to.deep.equal(['connect 7']);
+    expect(events[0]!.device).to.equal(hd);
+    expect(await b.adopt(d), 'a second adopt: same HostDevice').to.equal(hd);
+    expect((await b.getDevices())[0]).to.equal(hd);
+    expect(events).to.have.length(1);
+    usb.disconnect(d);
+    await waitFor(() => events.length === 2);
+    expect(events[1]).to.deep.include({ type: 'disconnect', device: hd });
+    await b.close();
+  });
+
+  it('adopt of a device already listed sends nothing; without watchers it only wraps', async () => {
+    const usb = new FakeUSB();
+    const b = new WebUsbBackend(usb);
+    const d = fakeDevice(1);
+    usb.devices.push(d);
+    const [listed] = await b.getDevices();
+    const events: HostEvent[] = [];
+    await b.watch((e) => events.push(e));
+    expect(await b.adopt(d)).to.equal(listed);
+    const lone = new WebUsbBackend(new FakeUSB());
+    expect((await lone.adopt(fakeDevice(2))).usb.productId).to.equal(2);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(events).to.deep.equal([]);
+    await b.close();
+    expect(await b.adopt(d).catch((e: Error) => e.name)).to.equal('HostBackendError');
+  });
+
+  it('forget: watchers get the disconnect, the permission is revoked, and a new grant is announced again', async () => {
+    const usb = new FakeUSB();
+    const b = new WebUsbBackend(usb);
+    const events: HostEvent[] = [];
+    await b.watch((e) => events.push(e));
+    let forgotten = 0;
+    const d = Object.assign(fakeDevice(3), { forget: async () => void forgotten++ });
+    usb.connect(d);
+    await waitFor(() => events.length === 1);
+    await b.forget(d);
+    expect(events.map((e) => e.type)).to.deep.equal(['connect', 'disconnect']);
+    expect(events[1]!.device).to.equal(events[0]!.device);
+    expect(forgotten).to.equal(1);
+    await b.adopt(d);
+    expect(events.map((e) => e.type)).to.deep.equal(['connect', 'disconnect', 'connect']);
+    expect(events[2]!.device, 'a new attachment for the new grant').to.not.equal(events[0]!.device);
+    await b.close();
+  });
+
   it('ignores a disconnect for a device it never handed out', async () => {
     const usb = new FakeUSB();
     const b = new WebUsbBackend(usb);
