@@ -19,6 +19,7 @@ import {
 import { childLog } from '../../log.ts';
 import {
   ConfigurationTracker,
+  DeviceRegistry,
   HostBackendError,
   PendingTransfers,
   WatchHub,
@@ -1145,7 +1146,7 @@ type ResolvedOptions = LibusbTimeouts & {
 export class LibusbBackend implements HostBackend {
   readonly name = 'libusb';
   private readonly opts: ResolvedOptions;
-  private readonly known = new Map<LibusbLegacyDevice, LibusbHostDevice>();
+  private readonly devices = new DeviceRegistry<LibusbLegacyDevice, LibusbHostDevice>();
   private readonly hub: WatchHub;
   private closed = false;
 
@@ -1198,16 +1199,7 @@ export class LibusbBackend implements HostBackend {
     }
     const devices = list.map((d) => this.wrap(d));
     await Promise.all(devices.map((d) => d.ready));
-    if (!this.hub.active) {
-      // Not watching: the list is the only news of departures.
-      const present = new Set(list);
-      for (const [legacy, hd] of this.known) {
-        if (!present.has(legacy)) {
-          this.known.delete(legacy);
-          hd.usb.markGone();
-        }
-      }
-    }
+    if (!this.hub.active) this.devices.keepOnly(new Set(list));
     return devices;
   }
 
@@ -1225,8 +1217,7 @@ export class LibusbBackend implements HostBackend {
     this.closed = true;
     await this.hub.close();
     // An open libusb handle keeps a thread-safe function referenced, i.e. the process alive.
-    await Promise.allSettled([...this.known.values()].map((d) => d.usb.close()));
-    this.known.clear();
+    await this.devices.closeAll();
   }
 
   private readonly onAttach = (legacy: LibusbLegacyDevice): void => {
@@ -1239,21 +1230,13 @@ export class LibusbBackend implements HostBackend {
 
   private readonly onDetach = (legacy: LibusbLegacyDevice): void => {
     this.hub.enqueue(() => {
-      const device = this.known.get(legacy);
-      if (!device) return undefined;
-      this.known.delete(legacy);
-      device.usb.markGone();
-      return { type: 'disconnect', device };
+      const device = this.devices.remove(legacy);
+      return device && { type: 'disconnect', device };
     });
   };
 
   private wrap(legacy: LibusbLegacyDevice): LibusbHostDevice {
-    let hd = this.known.get(legacy);
-    if (!hd) {
-      hd = new LibusbHostDevice(this.lib, legacy, this.opts);
-      this.known.set(legacy, hd);
-    }
-    return hd;
+    return this.devices.get(legacy, () => new LibusbHostDevice(this.lib, legacy, this.opts));
   }
 
   private assertNotClosed(): void {

@@ -24,6 +24,7 @@ import {
 import { childLog } from '../../log.ts';
 import {
   ConfigurationTracker,
+  DeviceRegistry,
   HostBackendError,
   KeyedSerializer,
   PendingTransfers,
@@ -826,7 +827,8 @@ type ResolvedOptions = NusbTimeouts & { platform: NodeJS.Platform; sysfsUsbPath:
 export class NusbBackend implements HostBackend {
   readonly name = 'nusb';
   private readonly opts: ResolvedOptions;
-  private readonly known = new Map<string, NusbHostDevice>();
+  // nusb hands out a new object per listing; the handle names the attachment.
+  private readonly devices = new DeviceRegistry<string, NusbHostDevice>();
   private readonly hub: WatchHub;
   private emitter: NusbEmitter | null = null;
   private closed = false;
@@ -865,15 +867,7 @@ export class NusbBackend implements HostBackend {
       });
     }
     const devices = list.map((n) => this.wrap(n));
-    if (!this.hub.active) {
-      const present = new Set(list.map((n) => n.handle));
-      for (const [handle, hd] of this.known) {
-        if (!present.has(handle)) {
-          this.known.delete(handle);
-          hd.usb.markGone();
-        }
-      }
-    }
+    if (!this.hub.active) this.devices.keepOnly(new Set(list.map((n) => n.handle)));
     return devices;
   }
 
@@ -889,8 +883,7 @@ export class NusbBackend implements HostBackend {
     this.closed = true;
     // Stops the native watcher: its thread-safe callbacks would keep the process alive.
     await this.hub.close();
-    await Promise.allSettled([...this.known.values()].map((d) => d.usb.close()));
-    this.known.clear();
+    await this.devices.closeAll();
   }
 
   private async startWatcher(): Promise<void> {
@@ -930,22 +923,13 @@ export class NusbBackend implements HostBackend {
 
   private readonly onDetach = (handle: string): void => {
     this.hub.enqueue(() => {
-      const device = this.known.get(handle);
-      if (!device) return undefined;
-      this.known.delete(handle);
-      device.usb.markGone();
-      return { type: 'disconnect', device };
+      const device = this.devices.remove(handle);
+      return device && { type: 'disconnect', device };
     });
   };
 
   private wrap(native: NusbNativeDevice): NusbHostDevice {
-    // nusb hands out a new object per listing; the handle names the attachment.
-    let hd = this.known.get(native.handle);
-    if (!hd) {
-      hd = new NusbHostDevice(native, this.opts);
-      this.known.set(native.handle, hd);
-    }
-    return hd;
+    return this.devices.get(native.handle, () => new NusbHostDevice(native, this.opts));
   }
 
   private assertNotClosed(): void {
