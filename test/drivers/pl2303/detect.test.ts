@@ -13,7 +13,7 @@ import {
   UnsupportedPl2303Error,
 } from '../../../drivers/pl2303/index.ts';
 import { createPl2303, pl2303FromDescriptor, pl2303FromLsusb, pl2303DeviceSpec, type Pl2303Part } from '../../../mocks/pl2303/index.ts';
-import { PL2303HX_LSUSB } from '../../mocks/pl2303/fixtures.ts';
+import { LSUSB_PL2303HX as PL2303HX_LSUSB } from '../../fixtures/lsusb.ts';
 import { controlLines, pl2303Lab } from './lab.ts';
 
 

@@ -11,7 +11,7 @@ import {
   type EmulatedPl2303,
   type Pl2303Part,
 } from '../../../mocks/pl2303/index.ts';
-import { PL2303HX_LSUSB } from './fixtures.ts';
+import { LSUSB_PL2303HX as PL2303HX_LSUSB } from '../../fixtures/lsusb.ts';
 
 async function plugged(part: Pl2303Part, options: Parameters<typeof createPl2303>[1] = {}): Promise<EmulatedPl2303 & { host: MockUsbHost }> {
   const host = new MockUsbHost({ kernelDriver: { bound: 'none' } });
