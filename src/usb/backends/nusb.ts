@@ -332,7 +332,7 @@ export class NusbUsbDevice implements USBDevice {
    * runs throws "cannot be borrowed mutably" and leaves the interface claimed (seen on a real
    * kernel). Those calls wait for these first; each ends within its own nusb timeout.
    */
-  private readonly nativeCalls = new Set<{ interfaceNumber: number | undefined; done: Promise<void> }>();
+  private readonly nativeCalls = new Set<Promise<void>>();
 
   constructor(
     readonly native: NusbNativeDevice,
@@ -418,7 +418,7 @@ export class NusbUsbDevice implements USBDevice {
             : usbError('AbortError', `transfer on ${this.label} aborted: device closed`),
         0,
       );
-      await this.nativeQuiet(undefined, 'close');
+      await this.nativeQuiet('close');
       await this.native.close();
     } catch (err) {
       log.warn({ err, device: this.label }, 'closing the nusb device failed');
@@ -440,8 +440,7 @@ export class NusbUsbDevice implements USBDevice {
       throw usbError('InvalidStateError', `${op} on ${this.label}: no such configuration`);
     }
     if (t.activeValue === configurationValue) return;
-    await this.abortPending(undefined, 'configuration changing');
-    await this.nativeQuiet(undefined, op);
+    await this.abortPending(undefined, 'configuration changing', op);
     try {
       await this.native.selectConfiguration(configurationValue);
     } catch (err) {
@@ -468,8 +467,7 @@ export class NusbUsbDevice implements USBDevice {
     this.assertOpen(op);
     const t = this.assertInterface(op, interfaceNumber);
     if (!t.isClaimed(interfaceNumber)) return;
-    await this.abortPending(interfaceNumber, `interface ${interfaceNumber} released`);
-    await this.nativeQuiet(undefined, op);
+    await this.abortPending(interfaceNumber, `interface ${interfaceNumber} released`, op);
     try {
       await this.native.releaseInterface(interfaceNumber);
     } catch (err) {
@@ -487,8 +485,7 @@ export class NusbUsbDevice implements USBDevice {
     if (!t.isClaimed(interfaceNumber)) {
       throw usbError('InvalidStateError', `${op} on ${this.label}: interface not claimed`);
     }
-    await this.abortPending(interfaceNumber, 'alternate setting changing');
-    await this.nativeQuiet(undefined, op);
+    await this.abortPending(interfaceNumber, 'alternate setting changing', op);
     try {
       await this.native.selectAlternateInterface(interfaceNumber, alternateSetting);
     } catch (err) {
@@ -567,8 +564,7 @@ export class NusbUsbDevice implements USBDevice {
 
   async reset(): Promise<void> {
     this.assertOpen('reset');
-    await this.abortPending(undefined, 'device reset');
-    await this.nativeQuiet(undefined, 'reset');
+    await this.abortPending(undefined, 'device reset', 'reset');
     try {
       await this.native.reset();
     } catch (err) {
@@ -664,13 +660,11 @@ export class NusbUsbDevice implements USBDevice {
   }
 
   /**
-   * Waits for the native calls still running (on one interface, or all when undefined), bounded
-   * by the longest transfer timeout: after that the native call is reported, not waited for.
+   * Waits for the native calls still running (all of them: a transfer borrows the whole native
+   * device), bounded by the longest transfer timeout: after that the call is reported, not waited for.
    */
-  private async nativeQuiet(interfaceNumber: number | undefined, op: string): Promise<void> {
-    const running = [...this.nativeCalls].filter(
-      (c) => interfaceNumber === undefined || c.interfaceNumber === interfaceNumber,
-    );
+  private async nativeQuiet(op: string): Promise<void> {
+    const running = [...this.nativeCalls];
     if (running.length === 0) return;
     const t = this.timeouts;
     const boundMs = Math.max(t.inTimeoutMs, t.outTimeoutMs, t.controlTimeoutMs) + 1000;
@@ -678,17 +672,19 @@ export class NusbUsbDevice implements USBDevice {
     const late = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), boundMs);
     });
-    const quiet = await Promise.race([Promise.all(running.map((c) => c.done)).then(() => true), late]);
+    const quiet = await Promise.race([Promise.all(running).then(() => true), late]);
     clearTimeout(timer);
     if (!quiet) log.warn({ device: this.label, op, running: running.length, boundMs }, 'native calls still running');
   }
 
-  private abortPending(interfaceNumber: number | undefined, why: string): Promise<boolean> {
-    return this.pending.abort(
+  /** Rejects the pending transfers (of one interface, or all) at once, then lets the native calls end. */
+  private async abortPending(interfaceNumber: number | undefined, why: string, op: string): Promise<void> {
+    await this.pending.abort(
       interfaceNumber,
       () => usbError('AbortError', `transfer on ${this.label} aborted: ${why}`),
       0,
     );
+    await this.nativeQuiet(op);
   }
 
   /**
@@ -718,8 +714,8 @@ export class NusbUsbDevice implements USBDevice {
         const job = async (): Promise<void> => {
           if (aborted) return;
           let finish!: () => void;
-          const entry = { interfaceNumber, done: new Promise<void>((r) => (finish = r)) };
-          this.nativeCalls.add(entry);
+          const done = new Promise<void>((r) => (finish = r));
+          this.nativeCalls.add(done);
           try {
             const value = await call();
             if (!aborted) resolve({ kind: 'ok', value });
@@ -730,7 +726,7 @@ export class NusbUsbDevice implements USBDevice {
             if (o.kind === 'error') reject(o.error);
             else resolve(o);
           } finally {
-            this.nativeCalls.delete(entry);
+            this.nativeCalls.delete(done);
             finish();
           }
         };
