@@ -14,5 +14,5 @@ export {
 } from './register.ts';
 export { SerialStream, openSerialStream, type SerialStreamOptions, type OpenSerialStreamOptions, type StreamLineError, type SerialStreamEvents } from './stream.ts';
 export { isPortReady, readyPorts, watchPorts, findPort, byIdName, locationOf, closeDiscarding, UnknownPortError, type UsbSerialHost, type PortChange } from './port-watch.ts';
-export { UsbSerialBinding, UsbSerialBindingPort, createUsbSerialBinding, SerialBindingError, portInfo, settingsFromOpenOptions, type UsbSerialBindingOptions, type UsbSerialPortInfo, type UsbSerialHotplugEvent } from './serialport-binding.ts';
+export { UsbSerialBindingPort, createUsbSerialBinding, SerialBindingError, portInfo, settingsFromOpenOptions, type UsbSerialBinding, type UsbSerialBindingOptions, type UsbSerialHotplugEvent } from './serialport-binding.ts';
 export { Serial, SerialPort, SerialConnectionEvent, createWebSerial, MAX_BUFFER_SIZE, type WebSerialOptions, type SerialOptions, type SerialOutputSignals, type SerialInputSignals, type SerialPortInfo, type SerialPortFilter, type SerialPortRequestOptions, type ParityType, type FlowControlType } from './web-serial.ts';

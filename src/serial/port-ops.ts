@@ -16,8 +16,11 @@ export interface PortSink {
 export interface PortOperations {
   /** Sets the chip up for this port, applies settings, starts reading into `sink`. */
   open(port: UsbSerialPort, settings: SerialSettings, sink: PortSink): Promise<AppliedSettings>;
-  /** Stops reading and lets the chip go (signals dropped as the chip's close does). */
-  close(port: UsbSerialPort): Promise<void>;
+  /**
+   * Stops reading and lets the chip go. With `hupcl` (termios HUPCL, the default) DTR and RTS
+   * drop, as Linux's tty_port_shutdown calls dtr_rts(0) only when C_HUPCL is set.
+   */
+  close(port: UsbSerialPort, options?: { hupcl: boolean }): Promise<void>;
   /** Applies new line settings to an open port. Refuses what the chip cannot do (typed error). */
   setSettings(port: UsbSerialPort, settings: SerialSettings): Promise<AppliedSettings>;
   setSignals(port: UsbSerialPort, signals: OutputSignals): Promise<void>;

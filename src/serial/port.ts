@@ -153,9 +153,10 @@ export class UsbSerialPort extends Device {
   /**
    * Closes the port. Queued writes get up to `closingWaitMs` (Linux's closing_wait, 30 s by
    * default) to go out; after that the port closes anyway, so a write held by flow control
-   * cannot hang the close: the write then rejects with how far it got.
+   * cannot hang the close: the write then rejects with how far it got. `hupcl` (default true,
+   * termios HUPCL) drops DTR and RTS; false keeps them as they are.
    */
-  async close(options: { closingWaitMs?: number } = {}): Promise<void> {
+  async close(options: { closingWaitMs?: number; hupcl?: boolean } = {}): Promise<void> {
     if (this.#state === 'closed') return;
     if (this.#state === 'closing') throw new PortStateError(this.name, 'closing', 'close is already running');
     this.#state = 'closing';
@@ -166,7 +167,7 @@ export class UsbSerialPort extends Device {
     ]);
     clearTimeout(timer);
     try {
-      if (!this.gone) await this.ops().close(this);
+      if (!this.gone) await this.ops().close(this, { hupcl: options.hupcl ?? true });
     } finally {
       this.#state = 'closed';
       this.#settings = null;

@@ -78,9 +78,14 @@ describe('serial: the three APIs over FTDI and PL2303 (emulated)', () => {
     for (const d of all) {
       const info = list.find((p) => p.path === d.path);
       expect(info, d.path).to.not.equal(undefined);
-      expect(info).to.deep.include({ vendorId: d.vid.toString(16).padStart(4, '0'), productId: d.pid.toString(16).padStart(4, '0'), locationId: d.at });
+      const ifnum = Number(/:if(\d+)$/.exec(d.path)![1]);
+      expect(info).to.deep.include({ vendorId: d.vid.toString(16).padStart(4, '0'), productId: d.pid.toString(16).padStart(4, '0'), locationId: `${d.at}:1.${ifnum}` });
+      expect(info!.pnpId).to.match(new RegExp(`-if0${ifnum}-port0$`));
     }
-    expect(list.map((p) => p.path)).to.include('serial:FTH002:if0'); // channel A too
+    // The two channels of the FT2232H: told apart by pnpId and locationId, as the Linux binding's udev names do.
+    const [a, b] = ['serial:FTH002:if0', 'serial:FTH002:if1'].map((path) => list.find((p) => p.path === path)!);
+    expect([a!.locationId, b!.locationId]).to.deep.equal(['1-2:1.0', '1-2:1.1']);
+    expect(b!.pnpId).to.equal(a!.pnpId!.replace('-if00-', '-if01-'));
   });
 
   for (const index of [0, 1, 2, 3]) {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { SerialPortStream } from '@serialport/stream';
 import { SerialSettingsError } from '../../src/serial/index.ts';
 import { UnknownPortError } from '../../src/serial/port-watch.ts';
-import { createUsbSerialBinding, SerialBindingError, type UsbSerialBinding, type UsbSerialBindingPort, type UsbSerialHotplugEvent } from '../../src/serial/serialport-binding.ts';
+import { createUsbSerialBinding, PortBusyError, PortLockedError, SerialBindingError, type UsbSerialBinding, type UsbSerialBindingPort, type UsbSerialHotplugEvent } from '../../src/serial/serialport-binding.ts';
 import { loopLab, pattern, sleep, until, type LoopLab } from './fixtures/lab.ts';
 
 type Stream = SerialPortStream;
@@ -53,7 +53,7 @@ describe('serial: node-serialport binding through @serialport/stream', () => {
     await lab.close();
   });
 
-  it('list: stable path, vendor/product as hex, serial number, by-id pnpId, location from the bus/port path', async () => {
+  it('list: only PortInfo fields (as the Linux binding: by-id pnpId, absent values undefined), location names the interface', async () => {
     await lab.plug({ at: '1-2.3', serialNumber: 'AB12CD' });
     await lab.plug({ at: '2-1', serialNumber: null, product: 'Loop Serial Mk II' });
     const list = await binding.list();
@@ -63,26 +63,38 @@ describe('serial: node-serialport binding through @serialport/stream', () => {
         manufacturer: 'Harness Labs',
         serialNumber: 'AB12CD',
         pnpId: 'usb-Harness_Labs_Loop_Serial_AB12CD-if00-port0',
-        locationId: '1-2.3',
-        vendorId: '1209',
+        locationId: '1-2.3:1.0',
         productId: '5701',
-        ttyName: 'ttyUSB0',
-        driver: 'loopchip',
-        interfaceNumber: 0,
+        vendorId: '1209',
       },
       {
         path: 'port:2-1:if0',
         manufacturer: 'Harness Labs',
         serialNumber: undefined,
         pnpId: 'usb-Harness_Labs_Loop_Serial_Mk_II-if00-port0',
-        locationId: '2-1',
-        vendorId: '1209',
+        locationId: '2-1:1.0',
         productId: '5701',
-        ttyName: 'ttyUSB1',
-        driver: 'loopchip',
-        interfaceNumber: 0,
+        vendorId: '1209',
       },
     ]);
+    for (const info of list) expect(Object.keys(info).sort()).to.deep.equal(['locationId', 'manufacturer', 'path', 'pnpId', 'productId', 'serialNumber', 'vendorId']);
+  });
+
+  it('list: an empty manufacturer string is reported as undefined, not as ""', async () => {
+    await lab.plug({ manufacturer: '' });
+    const [info] = await binding.list();
+    expect(info!.manufacturer).to.equal(undefined);
+    expect(info!.pnpId).to.equal('usb-1209_Loop_Serial_LOOP0001-if00-port0');
+  });
+
+  it('the binding is a plain object: list and open work detached, as SerialPort.list calls them', async () => {
+    const { port: usbPort } = await lab.plug();
+    const { list, open } = binding;
+    expect((await list()).map((p) => p.path)).to.deep.equal([usbPort.stablePath]);
+    const bp = await open({ path: usbPort.stablePath, baudRate: 9600 });
+    expect(bp.isOpen).to.equal(true);
+    await bp.close();
+    expect(Object.getPrototypeOf(binding)).to.equal(Object.prototype);
   });
 
   it('open, write, read back over loopback, update the baud rate, getBaudRate, close', async () => {
@@ -251,15 +263,65 @@ describe('serial: node-serialport binding through @serialport/stream', () => {
       'add serial:SECOND:if0',
       'remove serial:SECOND:if0',
     ]);
-    expect(seen[1]!.port).to.deep.include({ vendorId: '1209', ttyName: 'ttyUSB1' });
+    expect(seen[1]!.port).to.deep.include({ vendorId: '1209', path: 'serial:SECOND:if0' });
+    expect(seen[1]).to.deep.include({ ttyName: 'ttyUSB1', driver: 'loopchip' });
   });
 
-  it('a second open of an open port is refused (lock)', async () => {
+  it('a second open with lock refused leaves the first opener untouched: it still reads, writes and closes', async () => {
     const { port: usbPort } = await lab.plug();
     const a = await opened(binding, usbPort.stablePath);
     const err = await opened(binding, usbPort.stablePath).catch((e: unknown) => e);
-    expect((err as Error).name).to.equal('PortStateError');
+    expect(err).to.be.instanceOf(PortLockedError);
+    expect((err as Error).message).to.match(/Cannot lock port/);
     expect(a.isOpen).to.equal(true);
+    expect(usbPort.portState).to.equal('open');
+    const data = pattern(4096, 3);
+    const back = collect(a, data.length);
+    a.write(data);
+    expect((await back).equals(Buffer.from(data))).to.equal(true);
     await cb((d) => a.close(d))();
+    expect(usbPort.portState).to.equal('closed');
+  });
+
+  it('a port open through another API is refused as busy and left open', async () => {
+    const { port: usbPort } = await lab.plug();
+    await usbPort.open({ baudRate: 9600 });
+    const err = await binding.open({ path: usbPort.stablePath, baudRate: 9600 }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(PortBusyError);
+    expect(usbPort.portState).to.equal('open');
+    await usbPort.close();
+  });
+
+  it('lock: false lets a second opener in (as the Linux binding, which takes no flock then); the port closes with the last', async () => {
+    const { port: usbPort } = await lab.plug();
+    const a = await binding.open({ path: usbPort.stablePath, baudRate: 115200 });
+    const b = await binding.open({ path: usbPort.stablePath, baudRate: 57600, lock: false });
+    expect(usbPort.settings!.baudRate).to.equal(57600); // the second open's settings are the port's
+    // A lock: true open is still refused while the first holds the lock.
+    expect(await binding.open({ path: usbPort.stablePath, baudRate: 9600 }).catch((e: unknown) => e)).to.be.instanceOf(PortLockedError);
+    await b.write(Buffer.from('hi'));
+    const buf = Buffer.alloc(8);
+    let got = 0;
+    while (got < 2) got += (await a.read(buf, got, 8 - got)).bytesRead; // the openers share one receive buffer
+    expect(buf.subarray(0, 2).toString()).to.equal('hi');
+    await a.close();
+    expect(usbPort.portState).to.equal('open');
+    expect(b.isOpen).to.equal(true);
+    // The lock went with its holder: a lock: true open gets in now.
+    const c = await binding.open({ path: usbPort.stablePath, baudRate: 57600 });
+    await b.close();
+    expect(usbPort.portState).to.equal('open');
+    await c.close();
+    expect(usbPort.portState).to.equal('closed');
+  });
+
+  it('hupcl: false keeps DTR and RTS up after close; the default drops them', async () => {
+    const { port: usbPort, chip } = await lab.plug();
+    const keep = await binding.open({ path: usbPort.stablePath, baudRate: 9600, hupcl: false });
+    await keep.close();
+    expect(chip.uart.outputs).to.include({ dtr: true, rts: true });
+    const drop = await binding.open({ path: usbPort.stablePath, baudRate: 9600 });
+    await drop.close();
+    expect(chip.uart.outputs).to.include({ dtr: false, rts: false });
   });
 });
