@@ -12,6 +12,7 @@ import type { Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
 import type { HostDevice } from '../usb/host.ts';
 import type { WebUsbBackend } from '../usb/backends/webusb.ts';
+import { PropagatingEventTarget, type EventHandler } from './web-serial/events.ts';
 import { closeDiscarding, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
 import { PortDisconnectedError, type PortEvent, type UsbSerialPort } from './port.ts';
 import type { LineError, LineErrorKind, SerialSettings } from './settings.ts';
@@ -82,8 +83,8 @@ function domError(name: string, message: string, cause?: unknown): DOMException 
 // ---- events ----------------------------------------------------------------------------------
 
 /**
- * connect / disconnect. Fired at the SerialPort, then at the Serial with `target` still the
- * port, as the spec's bubbling gives in a browser (Node's EventTarget does not bubble).
+ * connect / disconnect, fired at the SerialPort with bubbles: true, so listeners on the Serial
+ * (its parent on the event path, see web-serial/events.ts) hear them with the port as target.
  */
 export class SerialConnectionEvent extends Event {
   constructor(
@@ -94,19 +95,7 @@ export class SerialConnectionEvent extends Event {
   }
 }
 
-type Handler<T> = ((this: T, ev: Event) => unknown) | null;
-
-/** Event handler attributes (onconnect, ondisconnect): one listener each, installed on first set. */
-class HandlerTarget extends EventTarget {
-  #handlers = new Map<string, Handler<unknown>>();
-  protected getHandler(type: string): Handler<this> {
-    return (this.#handlers.get(type) ?? null) as Handler<this>;
-  }
-  protected setHandler(type: string, h: Handler<this>): void {
-    if (!this.#handlers.has(type)) super.addEventListener(type, (ev) => this.#handlers.get(type)?.call(this, ev));
-    this.#handlers.set(type, (typeof h === 'function' ? h : null) as Handler<unknown>);
-  }
-}
+type Handler<T> = EventHandler<T>;
 
 // ---- Serial ----------------------------------------------------------------------------------
 
@@ -125,7 +114,7 @@ export interface WebSerialOptions {
   backend?: Pick<WebUsbBackend, 'adopt' | 'forget'>;
 }
 
-export class Serial extends HandlerTarget {
+export class Serial extends PropagatingEventTarget {
   readonly #usb: NonNullable<WebSerialOptions['usb']>;
   readonly #webusb: WebSerialOptions['webusb'];
   readonly #backend: WebSerialOptions['backend'];
@@ -278,7 +267,7 @@ type RxItem = { data: Uint8Array } | { error: LineErrorKind };
 
 type PortStateName = 'closed' | 'opening' | 'opened' | 'closing' | 'forgotten';
 
-export class SerialPort extends HandlerTarget {
+export class SerialPort extends PropagatingEventTarget {
   #state: PortStateName = 'closed';
   #connected = true;
   #bufferSize = DEFAULT_BUFFER_SIZE;
@@ -302,6 +291,11 @@ export class SerialPort extends HandlerTarget {
     private readonly serial: Serial,
   ) {
     super();
+  }
+
+  /** The spec's "get the parent" of a SerialPort: its Serial (navigator.serial). */
+  protected override get parentTarget(): Serial {
+    return this.serial;
   }
 
   get onconnect(): Handler<this> {
@@ -492,12 +486,9 @@ export class SerialPort extends HandlerTarget {
 
   // ---- internals ----
 
-  /** @internal connect / disconnect at the port, then at the Serial (target stays the port). */
+  /** @internal connect / disconnect: fired at the port, bubbling to the Serial. */
   _dispatchConnection(type: 'connect' | 'disconnect'): void {
     this.dispatchEvent(new SerialConnectionEvent(type, this));
-    const ev = new SerialConnectionEvent(type, this);
-    Object.defineProperty(ev, 'target', { get: () => this });
-    this.serial.dispatchEvent(ev);
   }
 
   /** @internal the device went away (unplug or unbind). */
