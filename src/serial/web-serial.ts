@@ -13,6 +13,7 @@ import { childLog } from '../log.ts';
 import type { HostDevice } from '../usb/host.ts';
 import type { WebUsbBackend } from '../usb/backends/webusb.ts';
 import { PropagatingEventTarget, type EventHandler } from './web-serial/events.ts';
+import { checkOutputSignals, checkSerialOptions, convertOutputSignals, convertSerialOptions, DEFAULT_BUFFER_SIZE, type SerialOutputSignals } from './web-serial/options.ts';
 import { closeDiscarding, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
 import { PortDisconnectedError, type PortEvent, type UsbSerialPort } from './port.ts';
 import type { LineError, LineErrorKind, SerialSettings } from './settings.ts';
@@ -21,23 +22,8 @@ const log = childLog('serial.web');
 
 // ---- the spec's dictionaries ---------------------------------------------------------------
 
-export type ParityType = 'none' | 'even' | 'odd';
-export type FlowControlType = 'none' | 'hardware';
-
-export interface SerialOptions {
-  baudRate: number;
-  dataBits?: number;
-  stopBits?: number;
-  parity?: ParityType;
-  bufferSize?: number;
-  flowControl?: FlowControlType;
-}
-
-export interface SerialOutputSignals {
-  dataTerminalReady?: boolean;
-  requestToSend?: boolean;
-  break?: boolean;
-}
+export { MAX_BUFFER_SIZE, type FlowControlType, type ParityType, type SerialOptions, type SerialOutputSignals } from './web-serial/options.ts';
+import type { SerialOptions } from './web-serial/options.ts';
 
 export interface SerialInputSignals {
   dataCarrierDetect: boolean;
@@ -61,10 +47,6 @@ export interface SerialPortRequestOptions {
   filters?: SerialPortFilter[];
   allowedBluetoothServiceClassIds?: (number | string)[];
 }
-
-/** The largest bufferSize Chrome accepts. */
-export const MAX_BUFFER_SIZE = 16 * 1024 * 1024;
-const DEFAULT_BUFFER_SIZE = 255;
 
 const ERROR_NAMES: Record<LineErrorKind, { name: string; message: string }> = {
   break: { name: 'BreakError', message: 'Break received' },
@@ -321,10 +303,13 @@ export class SerialPort extends PropagatingEventTarget {
   }
 
   async open(options: SerialOptions): Promise<void> {
+    // https://wicg.github.io/serial/#dom-serialport-open: the WebIDL conversion (TypeErrors in
+    // any state), then the state check, then the values.
+    const converted = convertSerialOptions(options);
     if (this.#state === 'forgotten') throw domError('InvalidStateError', 'The port has been forgotten.');
     if (this.#state !== 'closed') throw domError('InvalidStateError', 'The port is already open.');
-    const settings = checkOptions(options);
-    const bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
+    const settings = checkSerialOptions(converted);
+    const bufferSize = converted.bufferSize;
     const port = this.usbSerialPort;
     if (!this.#connected || port.gone) throw domError('NetworkError', 'Failed to open serial port: the device is disconnected.');
     this.#state = 'opening';
@@ -424,11 +409,11 @@ export class SerialPort extends PropagatingEventTarget {
     return stream;
   }
 
-  async setSignals(signals: SerialOutputSignals = {}): Promise<void> {
-    if (signals.dataTerminalReady === undefined && signals.requestToSend === undefined && signals.break === undefined) {
-      throw new TypeError('Signals dictionary must contain at least one member.');
-    }
+  /** https://wicg.github.io/serial/#dom-serialport-setsignals: conversion, state check (step 1), then the dictionary (step 2). */
+  async setSignals(value: SerialOutputSignals = {}): Promise<void> {
+    const signals = convertOutputSignals(value);
     this.#requireOpened();
+    checkOutputSignals(signals);
     try {
       await this.usbSerialPort.setSignals({
         ...(signals.dataTerminalReady !== undefined ? { dtr: !!signals.dataTerminalReady } : {}),
@@ -656,24 +641,4 @@ function toBytes(chunk: unknown): Uint8Array {
   if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
   throw new TypeError('The provided value is not of type (ArrayBuffer or ArrayBufferView).');
-}
-
-/** SerialOptions to our settings, with the spec's TypeErrors. */
-function checkOptions(o: SerialOptions): Partial<SerialSettings> {
-  if (!o || typeof o !== 'object') throw new TypeError("Failed to execute 'open' on 'SerialPort': 1 argument required.");
-  if (o.baudRate === undefined) throw new TypeError("Failed to execute 'open' on 'SerialPort': required member baudRate is undefined.");
-  if (!(Number(o.baudRate) > 0)) throw new TypeError('Requested baud rate must be greater than zero.');
-  const dataBits = o.dataBits ?? 8;
-  if (dataBits !== 7 && dataBits !== 8) throw new TypeError('Requested number of data bits must be 7 or 8.');
-  const stopBits = o.stopBits ?? 1;
-  if (stopBits !== 1 && stopBits !== 2) throw new TypeError('Requested number of stop bits must be 1 or 2.');
-  const parity = o.parity ?? 'none';
-  if (!['none', 'even', 'odd'].includes(parity)) throw new TypeError(`The provided value '${String(parity)}' is not a valid enum value of type ParityType.`);
-  const flow = o.flowControl ?? 'none';
-  if (flow !== 'none' && flow !== 'hardware') throw new TypeError(`The provided value '${String(flow)}' is not a valid enum value of type FlowControlType.`);
-  if (o.bufferSize !== undefined) {
-    if (!(Number(o.bufferSize) > 0)) throw new TypeError('Requested buffer size must be greater than zero.');
-    if (o.bufferSize > MAX_BUFFER_SIZE) throw new TypeError(`Requested buffer size (${o.bufferSize} bytes) is greater than the maximum allowed (${MAX_BUFFER_SIZE} bytes).`);
-  }
-  return { baudRate: Number(o.baudRate), dataBits, stopBits, parity, flowControl: flow === 'hardware' ? 'rts-cts' : 'none' };
 }

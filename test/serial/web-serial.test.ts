@@ -111,7 +111,7 @@ describe('serial: Web Serial API in Node (mock lab)', () => {
     const { device } = await lab.plug();
     const [port] = await serial.getPorts();
     const bad: [unknown, RegExp][] = [
-      [{}, /baudRate is undefined/],
+      [{}, /'baudRate'.*Required member is undefined/],
       [{ baudRate: 0 }, /greater than zero/],
       [{ baudRate: 9600, dataBits: 6 }, /7 or 8/],
       [{ baudRate: 9600, stopBits: 3 }, /1 or 2/],
