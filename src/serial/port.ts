@@ -66,6 +66,19 @@ export class PortDisconnectedError extends CoreError {
   }
 }
 
+/** A write canceled by discardWrites(): `bytesWritten` of it had been taken by the chip. */
+export class WriteAbortedError extends Error {
+  readonly code = 'ECANCELED';
+  constructor(
+    readonly port: string,
+    readonly bytesWritten: number,
+    readonly reason?: unknown,
+  ) {
+    super(`write on ${port} was discarded after ${bytesWritten} bytes`, reason === undefined ? undefined : { cause: reason });
+    this.name = 'WriteAbortedError';
+  }
+}
+
 export class PortStateError extends CoreError {
   constructor(port: string, state: PortState | 'gone', wanted: string) {
     super('EBUSY', `port ${port} is ${state}; ${wanted}`);
@@ -81,6 +94,8 @@ export class UsbSerialPort extends Device {
   #lines: ModemLines | null = null;
   #events = new Subject<PortEvent>();
   #writing: Promise<unknown> = Promise.resolve();
+  /** Bumped by discardWrites: writes queued under an older value are canceled. */
+  #writeEpoch = 0;
   #gone = false;
   /** Counters for tests and the stress harness. */
   readonly stats = { bytesRead: 0, bytesWritten: 0, lineErrors: 0 };
@@ -206,7 +221,8 @@ export class UsbSerialPort extends Device {
    */
   write(data: Uint8Array): Promise<number> {
     this.requireOpen('write');
-    const run = this.#writing.catch(() => undefined).then(() => this.writeNow(data));
+    const epoch = this.#writeEpoch;
+    const run = this.#writing.catch(() => undefined).then(() => this.writeNow(data, epoch));
     this.#writing = run;
     return run;
   }
@@ -215,6 +231,19 @@ export class UsbSerialPort extends Device {
   async drain(): Promise<void> {
     await this.#writing.catch(() => undefined);
   }
+
+  /**
+   * Cancels the queued writes and the one in flight (between its chunks): they reject with
+   * WriteAbortedError; then the chip's unsent output is purged (Linux: tcflush(TCOFLUSH)).
+   */
+  async discardWrites(reason?: unknown): Promise<void> {
+    this.requireOpen('discardWrites');
+    this.#writeEpoch++;
+    this.#abortReason = reason;
+    await this.ops().purge(this, { rx: false, tx: true });
+  }
+
+  #abortReason: unknown = undefined;
 
   /** Backpressure: stop / restart reading from the chip. */
   pauseReading(): void {
@@ -241,9 +270,10 @@ export class UsbSerialPort extends Device {
     this.#events.complete();
   }
 
-  private async writeNow(data: Uint8Array): Promise<number> {
+  private async writeNow(data: Uint8Array, epoch: number): Promise<number> {
     let sent = 0;
     while (sent < data.length) {
+      if (epoch !== this.#writeEpoch) throw new WriteAbortedError(this.name, sent, this.#abortReason);
       if (this.gone) throw new PortDisconnectedError(this.name, sent);
       if (this.#state !== 'open') throw new PortStateError(this.name, this.#state, 'the port closed during the write');
       const chunk = data.subarray(sent, sent + WRITE_CHUNK);

@@ -4,7 +4,7 @@
 // backend). Browser-safe: no Node imports; Node 20 has ReadableStream, WritableStream,
 // EventTarget and DOMException as globals.
 //
-// Reading is byte-accurate: a line error is the readable's error after every byte before it
+// Streams: web-serial/streams.ts. Reading is byte-accurate: a line error is the readable's error after every byte before it
 // has been read; a new `readable` then carries the bytes after it (the byte a parity, framing
 // or break error lands on is not data and is dropped; an overrun's byte is the first one kept
 // after the loss, so it stays).
@@ -16,7 +16,7 @@ import { PropagatingEventTarget, type EventHandler } from './web-serial/events.t
 import { checkOutputSignals, checkSerialOptions, convertOutputSignals, convertSerialOptions, DEFAULT_BUFFER_SIZE, type SerialOutputSignals } from './web-serial/options.ts';
 import { closeDiscarding, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
 import { PortDisconnectedError, type PortEvent, type UsbSerialPort } from './port.ts';
-import type { LineError, LineErrorKind, SerialSettings } from './settings.ts';
+import { domError, ReceiveBuffer, SerialPortUnderlyingSink, SerialPortUnderlyingSource } from './web-serial/streams.ts';
 
 const log = childLog('serial.web');
 
@@ -46,20 +46,6 @@ export interface SerialPortFilter {
 export interface SerialPortRequestOptions {
   filters?: SerialPortFilter[];
   allowedBluetoothServiceClassIds?: (number | string)[];
-}
-
-const ERROR_NAMES: Record<LineErrorKind, { name: string; message: string }> = {
-  break: { name: 'BreakError', message: 'Break received' },
-  framing: { name: 'FramingError', message: 'Framing error' },
-  parity: { name: 'ParityError', message: 'Parity error' },
-  overrun: { name: 'BufferOverrunError', message: 'Buffer overrun' },
-};
-
-/** A DOMException with a spec error name; `cause` is our typed error where there is one. */
-function domError(name: string, message: string, cause?: unknown): DOMException {
-  const e = new DOMException(message, name);
-  if (cause !== undefined) Object.defineProperty(e, 'cause', { value: cause, configurable: true, writable: true });
-  return e;
 }
 
 // ---- events ----------------------------------------------------------------------------------
@@ -245,8 +231,6 @@ export function createWebSerial(options: WebSerialOptions = {}): Serial {
 
 // ---- SerialPort ------------------------------------------------------------------------------
 
-type RxItem = { data: Uint8Array } | { error: LineErrorKind };
-
 type PortStateName = 'closed' | 'opening' | 'opened' | 'closing' | 'forgotten';
 
 export class SerialPort extends PropagatingEventTarget {
@@ -254,16 +238,12 @@ export class SerialPort extends PropagatingEventTarget {
   #connected = true;
   #bufferSize = DEFAULT_BUFFER_SIZE;
   #sub: Subscription | null = null;
-  #rx: RxItem[] = [];
-  #rxBytes = 0;
-  #readingPaused = false;
-  #fatal: Error | null = null;
-  #wake: (() => void) | null = null;
+  /** What was received and not read; outlives a readable ended by a line error. */
+  #rx: ReceiveBuffer | null = null;
   #readable: ReadableStream<Uint8Array> | null = null;
-  #readableController: ReadableByteStreamController | null = null;
+  #source: SerialPortUnderlyingSource | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
-  #writableController: WritableStreamDefaultController | null = null;
-  #writing = 0;
+  #sink: SerialPortUnderlyingSink | null = null;
   #pendingClose: (() => void) | null = null;
 
   /** @internal made by Serial */
@@ -278,6 +258,11 @@ export class SerialPort extends PropagatingEventTarget {
   /** The spec's "get the parent" of a SerialPort: its Serial (navigator.serial). */
   protected override get parentTarget(): Serial {
     return this.serial;
+  }
+
+  /** Bytes received and held for the readable (bounded by bufferSize; not in the spec). */
+  get bufferedBytes(): number {
+    return this.#rx?.bytes ?? 0;
   }
 
   get onconnect(): Handler<this> {
@@ -314,6 +299,7 @@ export class SerialPort extends PropagatingEventTarget {
     if (!this.#connected || port.gone) throw domError('NetworkError', 'Failed to open serial port: the device is disconnected.');
     this.#state = 'opening';
     this.#reset();
+    this.#rx = new ReceiveBuffer(port, bufferSize);
     this.#sub = port.events.subscribe((e) => this.#onPortEvent(e));
     try {
       await port.open(settings);
@@ -331,82 +317,32 @@ export class SerialPort extends PropagatingEventTarget {
 
   get readable(): ReadableStream<Uint8Array> | null {
     if (this.#readable) return this.#readable;
-    if (this.#state !== 'opened' || (this.#fatal && this.#rx.length === 0)) return null;
-    const stream = new ReadableStream(
-      {
-        type: 'bytes',
-        start: (controller) => {
-          this.#readableController = controller;
-        },
-        pull: (controller) => this.#pull(controller),
-        cancel: async () => {
-          // Per spec: discard what was received and not read, here and in the chip.
-          if (this.#readable !== stream) return;
-          this.#readable = null;
-          this.#readableController = null;
-          this.#rx = [];
-          this.#rxBytes = 0;
-          this.#wake?.();
-          const port = this.usbSerialPort;
-          if (port.isOpen) await port.flush({ rx: true }).catch((err: unknown) => log.debug({ err }, 'rx purge on cancel failed'));
-          this.#resumeIfDrained();
-          this.#streamClosed();
-        },
-      },
-      { highWaterMark: 0 }, // pull only for a pending read: an error is raised exactly where it is
-    ) as ReadableStream<Uint8Array>;
-    this.#readable = stream;
-    return stream;
+    const rx = this.#rx;
+    if (this.#state !== 'opened' || !rx || (rx.fatal && rx.isEmpty)) return null;
+    const source: SerialPortUnderlyingSource = new SerialPortUnderlyingSource(rx, this.usbSerialPort, () => {
+      if (this.#source !== source) return;
+      this.#readable = null;
+      this.#source = null;
+      this.#streamClosed();
+    });
+    // highWaterMark 0: pull only for a pending read (see ReceiveBuffer for where bufferSize bounds).
+    this.#readable = new ReadableStream(source, { highWaterMark: 0 }) as ReadableStream<Uint8Array>;
+    this.#source = source;
+    return this.#readable;
   }
 
   get writable(): WritableStream<Uint8Array> | null {
     if (this.#writable) return this.#writable;
-    if (this.#state !== 'opened' || this.#fatal) return null;
-    const port = this.usbSerialPort;
-    let abortSignal: AbortSignal | undefined;
-    const stream: WritableStream<Uint8Array> = new WritableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#writableController = controller;
-          abortSignal = controller.signal;
-        },
-        write: async (chunk) => {
-          const bytes = toBytes(chunk);
-          this.#writing++;
-          // abort() must not wait for a write the chip holds (flow control): it discards it.
-          const onAbort = () => void port.serial.type.spec.port?.purge(port, { rx: false, tx: true }).catch(() => undefined);
-          abortSignal?.addEventListener('abort', onAbort);
-          try {
-            await port.write(bytes);
-          } catch (err) {
-            if (this.#writable === stream) {
-              this.#writable = null;
-              this.#writableController = null;
-              this.#streamClosed();
-            }
-            if (abortSignal?.aborted) throw abortSignal.reason;
-            throw domError(err instanceof PortDisconnectedError ? 'NetworkError' : 'UnknownError', (err as Error).message, err);
-          } finally {
-            this.#writing--;
-            abortSignal?.removeEventListener('abort', onAbort);
-          }
-        },
-        close: async () => {
-          try {
-            await port.drain();
-          } finally {
-            this.#writableDone(stream);
-          }
-        },
-        abort: async () => {
-          if (port.isOpen) await port.flush({ tx: true }).catch(() => undefined);
-          this.#writableDone(stream);
-        },
-      },
-      { highWaterMark: this.#bufferSize, size: (chunk) => (chunk as Uint8Array).byteLength },
-    );
-    this.#writable = stream;
-    return stream;
+    if (this.#state !== 'opened' || this.#rx?.fatal) return null;
+    const sink: SerialPortUnderlyingSink = new SerialPortUnderlyingSink(this.usbSerialPort, () => {
+      if (this.#sink !== sink) return;
+      this.#writable = null;
+      this.#sink = null;
+      this.#streamClosed();
+    });
+    this.#writable = new WritableStream<Uint8Array>(sink, { highWaterMark: this.#bufferSize, size: (chunk) => chunk.byteLength });
+    this.#sink = sink;
+    return this.#writable;
   }
 
   /** https://wicg.github.io/serial/#dom-serialport-setsignals: conversion, state check (step 1), then the dictionary (step 2). */
@@ -442,8 +378,10 @@ export class SerialPort extends PropagatingEventTarget {
    */
   async close(): Promise<void> {
     if (this.#state !== 'opened') throw domError('InvalidStateError', 'The port is already closed.');
-    const cancel = this.#readable ? this.#readable.cancel() : Promise.resolve();
-    const abort = this.#writable ? this.#writable.abort() : Promise.resolve();
+    // The reason the streams keep: a write through the old writable rejects with it.
+    const closed = domError('InvalidStateError', 'The port is closed.');
+    const cancel = this.#readable ? this.#readable.cancel(closed) : Promise.resolve();
+    const abort = this.#writable ? this.#writable.abort(closed) : Promise.resolve();
     const pending = new Promise<void>((resolve) => {
       this.#pendingClose = resolve;
       this.#streamClosed();
@@ -490,29 +428,22 @@ export class SerialPort extends PropagatingEventTarget {
     if (this.#state !== 'opened' && this.#state !== 'closing') return;
     this.#state = 'closing';
     const closed = domError('AbortError', 'The port was closed.');
-    try {
-      this.#readableController?.error(closed);
-    } catch {
-      // already errored or closed
-    }
-    try {
-      this.#writableController?.error(closed);
-    } catch {
-      // already errored or closed
-    }
+    this.#source?.error(closed);
+    this.#sink?.error(closed);
     this.#readable = null;
-    this.#readableController = null;
+    this.#source = null;
     this.#writable = null;
-    this.#writableController = null;
-    this.#wake?.();
+    this.#sink = null;
+    this.#rx?.discard();
     await this.#closePort();
   }
 
   async #closePort(): Promise<void> {
     this.#sub?.unsubscribe();
     this.#sub = null;
+    const writesPending = (this.#sink?.writing ?? 0) > 0;
     try {
-      if (this.usbSerialPort.portState === 'open') await closeDiscarding(this.usbSerialPort, this.#writing > 0);
+      if (this.usbSerialPort.portState === 'open') await closeDiscarding(this.usbSerialPort, writesPending);
     } finally {
       this.#state = this.#state === 'forgotten' ? 'forgotten' : 'closed';
       this.#reset();
@@ -520,10 +451,7 @@ export class SerialPort extends PropagatingEventTarget {
   }
 
   #reset(): void {
-    this.#rx = [];
-    this.#rxBytes = 0;
-    this.#readingPaused = false;
-    this.#fatal = null;
+    this.#rx = null;
     this.#pendingClose = null;
   }
 
@@ -533,7 +461,7 @@ export class SerialPort extends PropagatingEventTarget {
 
   #onPortEvent(e: PortEvent): void {
     if (e.type === 'data') {
-      this.#enqueue(e.data, e.errors);
+      this.#rx?.push(e.data, e.errors);
     } else if (e.type === 'disconnect') {
       this._lost();
     } else if (e.type === 'close' && this.#state === 'opened') {
@@ -541,88 +469,14 @@ export class SerialPort extends PropagatingEventTarget {
     }
   }
 
-  /** Splits received data at its line errors, so each error lands between the right bytes. */
-  #enqueue(data: Uint8Array, errors: readonly LineError[]): void {
-    let at = 0;
-    const byPos = new Map<number, LineErrorKind[]>();
-    for (const e of errors) byPos.set(e.position, [...(byPos.get(e.position) ?? []), e.kind]);
-    for (const pos of [...byPos.keys()].sort((a, b) => a - b)) {
-      const kinds = byPos.get(pos)!;
-      if (pos > at) this.#push({ data: data.subarray(at, pos) });
-      if (kinds.includes('overrun')) this.#push({ error: 'overrun' }); // bytes were lost before this one
-      const bad = (['break', 'framing', 'parity'] as const).find((k) => kinds.includes(k));
-      if (bad) this.#push({ error: bad });
-      at = bad ? pos + 1 : pos;
-    }
-    if (at < data.length) this.#push({ data: at === 0 ? data : data.subarray(at) });
-    if (this.#rxBytes > this.#bufferSize && !this.#readingPaused) {
-      this.#readingPaused = true;
-      this.usbSerialPort.pauseReading();
-    }
-    this.#wake?.();
-  }
-
-  #push(item: RxItem): void {
-    this.#rx.push(item);
-    if ('data' in item) this.#rxBytes += item.data.length;
-  }
-
-  async #pull(controller: ReadableByteStreamController): Promise<void> {
-    for (;;) {
-      if (this.#readableController !== controller) return; // canceled meanwhile
-      const head = this.#rx.shift();
-      if (head && 'data' in head) {
-        this.#rxBytes -= head.data.length;
-        this.#resumeIfDrained();
-        controller.enqueue(head.data.slice()); // a copy: enqueue detaches the buffer it is given
-        return;
-      }
-      if (head) {
-        const { name, message } = ERROR_NAMES[head.error];
-        this.#readable = null;
-        this.#readableController = null;
-        controller.error(domError(name, message));
-        this.#streamClosed();
-        return;
-      }
-      if (this.#fatal) {
-        this.#readable = null;
-        this.#readableController = null;
-        controller.error(domError('NetworkError', 'The device has been lost.', this.#fatal));
-        this.#streamClosed();
-        return;
-      }
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-      this.#wake = null;
-    }
-  }
-
-  #resumeIfDrained(): void {
-    if (this.#readingPaused && this.#rxBytes <= this.#bufferSize / 2) {
-      this.#readingPaused = false;
-      if (this.usbSerialPort.isOpen) this.usbSerialPort.resumeReading();
-    }
-  }
-
   /** The device is gone: the writable errors now; the readable after the bytes it still holds. */
   #fail(error: Error): void {
-    if (this.#fatal || (this.#state !== 'opened' && this.#state !== 'closing')) return;
-    this.#fatal = error;
-    try {
-      this.#writableController?.error(domError('NetworkError', 'The device has been lost.', error));
-    } catch {
-      // already errored
-    }
+    const rx = this.#rx;
+    if (!rx || rx.fatal || (this.#state !== 'opened' && this.#state !== 'closing')) return;
+    rx.fail(error);
+    this.#sink?.error(domError('NetworkError', 'The device has been lost.', error));
     this.#writable = null;
-    this.#writableController = null;
-    this.#wake?.();
-    this.#streamClosed();
-  }
-
-  #writableDone(stream: WritableStream<Uint8Array>): void {
-    if (this.#writable !== stream) return;
-    this.#writable = null;
-    this.#writableController = null;
+    this.#sink = null;
     this.#streamClosed();
   }
 
@@ -634,11 +488,4 @@ export class SerialPort extends PropagatingEventTarget {
       done();
     }
   }
-}
-
-function toBytes(chunk: unknown): Uint8Array {
-  if (chunk instanceof Uint8Array) return chunk;
-  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
-  throw new TypeError('The provided value is not of type (ArrayBuffer or ArrayBufferView).');
 }
