@@ -8,6 +8,7 @@
 import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { map, type Observable, type Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
+import { closeWithHupcl } from './close-port.ts';
 import type { PortEvent, UsbSerialPort } from './port.ts';
 import { byIdName, findPort, locationOf, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
 import { SerialSettingsError, type AppliedSettings, type FlowControl, type SerialSettings } from './settings.ts';
@@ -328,20 +329,8 @@ class SharedTty {
     this.#rx = [];
     this.#rxBytes = 0;
     if (!this.port.isOpen) return; // unplugged: nothing left to close
-    await closePort(this.port, { hupcl: this.hupcl, writesPending: writePending });
+    await closeWithHupcl(this.port, { hupcl: this.hupcl, writesPending: writePending });
   }
-}
-
-/**
- * Closes the port with the tty's HUPCL; with writes still pending it first discards what the
- * chip has not sent, so a write held by flow control cannot hold the close.
- */
-async function closePort(port: UsbSerialPort, o: { hupcl: boolean; writesPending: boolean }): Promise<void> {
-  const closing = port.close({ hupcl: o.hupcl }); // 'closing' at once: no further write chunk starts
-  if (o.writesPending && !port.gone) {
-    await port.serial.type.spec.port?.purge(port, { rx: false, tx: true }).catch((err: unknown) => log.debug({ err, port: port.name }, 'tx purge at close failed'));
-  }
-  await closing;
 }
 
 export class UsbSerialBindingPort implements BindingPortInterface {

@@ -8,7 +8,7 @@ import type { Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
 import { PortDisconnectedError, PortStateError, type PortEvent, type UsbSerialPort } from './port.ts';
 import type { AppliedSettings, LineError, ModemLines, OutputSignals, SerialSettings } from './settings.ts';
-import { closeDiscarding } from './port-watch.ts';
+import { closeWithHupcl } from './close-port.ts';
 
 const log = childLog('serial.stream');
 
@@ -17,6 +17,8 @@ export interface SerialStreamOptions {
   highWaterMark?: number;
   /** Bytes the writable side buffers before write() returns false (default 64 KiB). */
   writableHighWaterMark?: number;
+  /** Drop DTR and RTS when the stream closes the port (termios HUPCL; default true). */
+  hupcl?: boolean;
 }
 
 export interface OpenSerialStreamOptions extends SerialStreamOptions {
@@ -64,12 +66,14 @@ export class SerialStream extends Duplex {
   #chunkBase = 0;
   #writesInFlight = 0;
   #disconnected = false;
+  readonly #hupcl: boolean;
 
   /**
    * Wraps a port: open it before writing (openSerialStream does both). Subscribes at once, so
    * nothing received after the port opens is missed.
    */
   constructor(port: UsbSerialPort, options: SerialStreamOptions = {}) {
+    const hupcl = options.hupcl ?? true;
     super({
       readableHighWaterMark: options.highWaterMark ?? 64 * 1024,
       writableHighWaterMark: options.writableHighWaterMark ?? 64 * 1024,
@@ -78,6 +82,7 @@ export class SerialStream extends Duplex {
       decodeStrings: true,
     });
     this.port = port;
+    this.#hupcl = hupcl;
     this.#sub = port.events.subscribe((e) => this.#onPortEvent(e));
     if (port.gone) queueMicrotask(() => this.destroy(new PortDisconnectedError(port.name)));
   }
@@ -178,7 +183,7 @@ export class SerialStream extends Duplex {
     this.#sub?.unsubscribe();
     this.#sub = null;
     if (this.port.portState !== 'open' || notOwners.has(this)) return callback(error);
-    closeDiscarding(this.port, this.#writesInFlight > 0).then(
+    closeWithHupcl(this.port, { hupcl: this.#hupcl, writesPending: this.#writesInFlight > 0 }).then(
       () => callback(error),
       (closeErr: unknown) => callback(error ?? (closeErr as Error)),
     );

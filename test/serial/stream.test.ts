@@ -229,4 +229,15 @@ describe('serial: Node stream (SerialStream)', () => {
     expect((await readExactly(a, 10)).toString()).to.equal('still here');
     await a.close();
   });
+
+  it('hupcl: false keeps DTR and RTS up when the stream closes the port; the default drops them', async () => {
+    const { port, chip } = await lab.plug();
+    const keep = await openSerialStream(port, { baudRate: 9600 }, { hupcl: false });
+    await keep.close();
+    expect(port.portState).to.equal('closed');
+    expect(chip.uart.outputs).to.include({ dtr: true, rts: true });
+    const drop = await openSerialStream(port, { baudRate: 9600 });
+    await drop.close();
+    expect(chip.uart.outputs).to.include({ dtr: false, rts: false });
+  });
 });
