@@ -5,7 +5,7 @@
 // test/package/consumer/ (usage.cjs wires the stack).
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,6 +178,43 @@ describe('package: as a user installs it', function () {
       expect(inputs.some((i) => i.includes('node_modules/usb-serial-harness/dist/')), `${entry} bundles the installed dist`).to.equal(true);
     }
     timings.browser = performance.now() - t0;
+  });
+
+  it('without the optional usb packages: the mock stack still runs, and each real backend fails with NoUsbSubsystemError naming the package', async () => {
+    const installed = join(project, 'node_modules');
+    const moved = ['usb', 'usb3'].filter((p) => existsSync(join(installed, p)));
+    for (const p of moved) renameSync(join(installed, p), join(work, `${p}.away`));
+    try {
+      ok(await run(process.execPath, ['esm.mjs'], project, 60_000), 'esm.mjs without usb');
+      const probe = `
+        import { createHostBackend, NoUsbSubsystemError } from 'usb-serial-harness';
+        for (const name of ['libusb', 'nusb']) {
+          await createHostBackend(name).then(
+            () => console.log(JSON.stringify({ name, created: true })),
+            (e) => console.log(JSON.stringify({ name, typed: e instanceof NoUsbSubsystemError, message: e.message })));
+        }`;
+      const r = ok(await run(process.execPath, ['--input-type=module', '-e', probe], project, 30_000), 'backend probe');
+      const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; typed?: boolean; message?: string });
+      expect(results.map((x) => x.name)).to.deep.equal(['libusb', 'nusb']);
+      expect(results[0]).to.include({ typed: true });
+      expect(results[0]!.message).to.match(/the 'usb' package \(libusb\) could not be loaded: .*Cannot find package 'usb'/);
+      expect(results[1]).to.include({ typed: true });
+      expect(results[1]!.message).to.match(/installed as usb3\) could not be loaded: .*Cannot find package 'usb3'/);
+    } finally {
+      for (const p of moved) renameSync(join(work, `${p}.away`), join(installed, p));
+    }
+  });
+
+  it('npm version bumps package.json and package-lock.json together', async () => {
+    const dir = join(work, 'version');
+    mkdirSync(dir);
+    for (const f of ['package.json', 'package-lock.json']) cpSync(join(checkout, f), join(dir, f));
+    ok(await run(npm, ['version', 'preminor', '--no-git-tag-version', '--ignore-scripts'], dir, 30_000), 'npm version');
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string };
+    const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as { version: string; packages: Record<string, { version: string }> };
+    expect(pkg.version).to.equal('0.2.0-0');
+    expect(lock.version).to.equal('0.2.0-0');
+    expect(lock.packages['']!.version).to.equal('0.2.0-0');
   });
 
   it('the browser check fails on the Node-only root entry, naming the built-in and its importer', async () => {
