@@ -9,7 +9,8 @@ import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, Por
 import { map, type Observable, type Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
 import type { PortEvent, UsbSerialPort } from './port.ts';
-import { byIdName, closeDiscarding, findPort, locationOf, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
+import { closeDiscarding, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
+import { byIdName, findPort, locationOf } from './port-resolver.ts';
 import { SerialSettingsError, type FlowControl, type SerialSettings } from './settings.ts';
 
 const log = childLog('serial.binding');

@@ -54,7 +54,7 @@ describe('cli: usb-harness end to end', function () {
     let r = await run(['--mock-lab', 'loopback', 'ttyUSB99']);
     expect(r.code).to.equal(2);
     expect(r.stderr.trim().split('\n')).to.have.length(1);
-    expect(r.stderr).to.match(/unknown port 'ttyUSB99'; ports: ttyUSB0/);
+    expect(r.stderr).to.match(/no usb-serial port 'ttyUSB99' \(ports now: serial:LABFT232R:if0, /);
     r = await run(['--mock-lab', 'loopback', 'serial:LABFT232R:if0', '--baud', '13']);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/cannot run at 13 baud.*nearest/);
