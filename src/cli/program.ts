@@ -16,6 +16,7 @@ import { openContext, type CliContext, type ContextDeps } from './context.ts';
 import { describeError, EXIT } from './errors.ts';
 import { output, parseSize } from './output.ts';
 import { addLineOptions, lineSettings, type LineOptionValues } from './settings-options.ts';
+import { isVerboseFlag } from './verbosity.ts';
 
 // The composition: the driver list comes from drivers/, the mock lab only from --mock-lab and
 // gets the same driver sets its dongles are for.
@@ -147,13 +148,25 @@ program
 registerStressCommand(program, deps);
 
 // `stress` has its own --mock-lab (and other options with global names): hand it every option
-// after the command name, wherever the user put --mock-lab.
+// after the command name, wherever the user put --mock-lab; -v stays the program's, wherever
+// the user put it.
 let argv = process.argv;
 const stressAt = argv.indexOf('stress', 2);
 if (stressAt >= 0) {
   program.enablePositionalOptions();
-  const moved = argv.slice(2, stressAt).filter((a) => a === '--mock-lab');
-  argv = [...argv.slice(0, 2), ...argv.slice(2, stressAt).filter((a) => a !== '--mock-lab'), 'stress', ...moved, ...argv.slice(stressAt + 1)];
+  const before = argv.slice(2, stressAt);
+  const after = argv.slice(stressAt + 1);
+  const end = after.includes('--') ? after.indexOf('--') : after.length;
+  const verbose = after.slice(0, end).filter(isVerboseFlag);
+  argv = [
+    ...argv.slice(0, 2),
+    ...before.filter((a) => a !== '--mock-lab'),
+    ...verbose,
+    'stress',
+    ...before.filter((a) => a === '--mock-lab'),
+    ...after.slice(0, end).filter((a) => !isVerboseFlag(a)),
+    ...after.slice(end),
+  ];
 }
 
 // A closed pipe (`usb-harness monitor | head`) ends the program quietly.

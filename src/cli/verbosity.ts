@@ -4,13 +4,18 @@
 
 const LEVELS = ['warn', 'info', 'debug', 'trace'] as const;
 
+/** -v, -vv, -vvv or --verbose. */
+export function isVerboseFlag(arg: string): boolean {
+  return arg === '--verbose' || /^-v+$/.test(arg);
+}
+
 /** The number of -v flags before a `--` (as -v -v, -vv, or --verbose). */
 export function countVerbose(argv: readonly string[]): number {
   let n = 0;
   for (const a of argv) {
     if (a === '--') break;
     if (a === '--verbose') n++;
-    else if (/^-v+$/.test(a)) n += a.length - 1;
+    else if (isVerboseFlag(a)) n += a.length - 1;
   }
   return n;
 }

@@ -28,7 +28,7 @@ export class AmbiguousPortError extends CoreError {
     readonly path: string,
     readonly candidates: readonly string[],
   ) {
-    super('EINVAL', `'${path}' names ${candidates.length} usb-serial ports (${candidates.join(', ')}); name one by its stable path or ttyUSB name`);
+    super('EINVAL', `'${path}' names ${candidates.length} usb-serial ports (${candidates.join(', ')}); name one by its ttyUSB name or stable path`);
   }
 }
 
@@ -55,27 +55,27 @@ const BY_ID_DIR = /^\/dev\/serial\/by-id\//;
 
 /**
  * The port among `ports` that `name` names, trying the forms above in that order (a stable path
- * first: it is the name that cannot change under the caller). Throws UnknownPortError when none
- * fits and AmbiguousPortError when a serial number fits several.
+ * first: it is the name that cannot change under the caller). Throws UnknownPortError when no
+ * port fits, and AmbiguousPortError when several fit the first form that fits any (two adapters
+ * sharing a serial number share their stable paths too; their ttyUSB names still differ).
  */
 export function resolvePort(ports: readonly UsbSerialPort[], name: string): UsbSerialPort {
   const known = () => ports.map((p) => p.stablePath);
   if (typeof name !== 'string' || name.trim() === '') throw new UnknownPortError(String(name), known());
   const wanted = name.trim();
-  const exact = ports.find((p) => p.stablePath === wanted);
-  if (exact) return exact;
   const tty = TTY.exec(wanted)?.[1];
-  if (tty) {
-    const hit = ports.find((p) => p.name === tty);
-    if (hit) return hit;
-    throw new UnknownPortError(wanted, known());
-  }
   const byId = wanted.replace(BY_ID_DIR, '');
-  const named = ports.find((p) => byIdName(p) === byId);
-  if (named) return named;
-  const bySerial = ports.filter((p) => p.serial.usbDevice.serialNumber === wanted);
-  if (bySerial.length === 1) return bySerial[0]!;
-  if (bySerial.length > 1) throw new AmbiguousPortError(wanted, bySerial.map((p) => p.stablePath));
+  const forms: ((p: UsbSerialPort) => boolean)[] = [
+    (p) => p.stablePath === wanted,
+    (p) => tty !== undefined && p.name === tty,
+    (p) => byIdName(p) === byId,
+    (p) => p.serial.usbDevice.serialNumber === wanted,
+  ];
+  for (const fits of forms) {
+    const hits = ports.filter(fits);
+    if (hits.length === 1) return hits[0]!;
+    if (hits.length > 1) throw new AmbiguousPortError(wanted, hits.map((p) => `${p.name} (${p.stablePath})`));
+  }
   throw new UnknownPortError(wanted, known());
 }
 
