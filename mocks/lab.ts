@@ -265,6 +265,8 @@ export class MockLab<S extends LabDriverSet = LabDriverSet> {
   readonly hubHost: MockUsbHost;
   readonly driverSets: readonly S[];
   readonly newIds: readonly NewIdCandidate[];
+  /** Whether the default bench's UARTs run at their baud rates (dongles given in `dongles` pace as their specs say). */
+  readonly pacing: boolean;
   private readonly dongleMap = new Map<string, LabDongle>();
   private readonly byDevice = new Map<MockUsbDevice, string>();
   private readonly slotMap = new Map<string, { dongle: LabDongle; port: LabPortSpec }>();
@@ -278,6 +280,7 @@ export class MockLab<S extends LabDriverSet = LabDriverSet> {
     const hubs = options.hubs ?? defaults?.hubs ?? [];
     this.newIds = options.newIds ?? defaults?.newIds ?? [];
     this.driverSets = options.driverSets;
+    this.pacing = options.pacing ?? false;
     const setNames = new Set(this.driverSets.map((d) => d.name));
     for (const d of dongles) {
       if (d.driverSet !== null && !setNames.has(d.driverSet)) throw new MockLabError(`dongle '${d.name}' is for driver set '${d.driverSet}', which this lab was not given (driver sets: ${[...setNames].join(', ') || 'none'})`);

@@ -7,6 +7,8 @@ import { CliError, EXIT } from './errors.ts';
 /** The part of the mock lab the CLI needs (mocks/lab.ts provides it). */
 export interface CliLab {
   readonly backend: HostBackend;
+  /** Whether the emulated UARTs run at their baud rates (else as fast as their FIFOs drain). */
+  readonly pacing: boolean;
   /** Plugs every dongle (wired as the lab describes). */
   plugAll(): void;
   /** Dongle names, and plugging them one by one (monitor --churn, the demo). */
@@ -21,6 +23,8 @@ export interface CliLab {
 
 export interface ContextOptions {
   mockLab: boolean;
+  /** Mock lab: pace the emulated UARTs at their baud rates. */
+  paced?: boolean;
   backend: HostBackendName;
   /** Register the drivers (default true; `monitor --no-drivers` shows bare hotplug). */
   drivers?: boolean;
@@ -33,11 +37,11 @@ export interface CliContext extends UsbSerialStack {
 /** What the program composes the context from: the driver list and the mock lab. */
 export interface ContextDeps {
   driverSets(): UsbSerialDriverSet[];
-  createLab(): CliLab;
+  createLab(options: { pacing: boolean }): CliLab;
 }
 
 export async function openContext(options: ContextOptions, deps: ContextDeps): Promise<CliContext> {
-  const lab = options.mockLab ? deps.createLab() : undefined;
+  const lab = options.mockLab ? deps.createLab({ pacing: options.paced ?? false }) : undefined;
   let stack: UsbSerialStack;
   try {
     const host = lab ? lab.backend : await createHostBackend(options.backend);

@@ -22,11 +22,12 @@ import { isVerboseFlag } from './verbosity.ts';
 // gets the same driver sets its dongles are for.
 const deps: ContextDeps & StressCommandContext = {
   driverSets: defaultDriverSets,
-  createLab: () => createMockLab({ driverSets: defaultDriverSets() }),
+  createLab: (o: { pacing?: boolean } = {}) => createMockLab({ driverSets: defaultDriverSets(), pacing: o.pacing ?? false }),
 };
 
 interface GlobalOptions {
   mockLab: boolean;
+  paced: boolean;
   backend: HostBackendName;
   json: boolean;
 }
@@ -36,6 +37,7 @@ program
   .name('usb-harness')
   .description('a userspace USB driver core for USB-serial adapters (FTDI, PL2303)')
   .option('--mock-lab', 'use the built-in mock lab (emulated FTDI and PL2303 dongles with loopback plugs) instead of real USB', false)
+  .option('--paced', 'mock lab: run the emulated UARTs at their baud rates (default: as fast as their FIFOs drain)', false)
   .addOption(new Option('--backend <name>', 'USB backend for real devices').choices([...HOST_BACKEND_NAMES]).default('auto'))
   .option('--json', 'machine-readable output (JSON; JSON lines for streams)', false)
   .option('-v, --verbose', 'log more to stderr: -v info, -vv debug (default: warnings and errors; or set LOG_LEVEL)', (_v: string, n: number) => n + 1, 0)
@@ -60,7 +62,7 @@ async function alive<T>(fn: () => Promise<T>): Promise<T> {
 function withContext(body: (ctx: CliContext, g: GlobalOptions) => Promise<number | void>, drivers = true): Promise<void> {
   return alive(async () => {
     const g = program.opts<GlobalOptions>();
-    const ctx = await openContext({ mockLab: g.mockLab, backend: g.backend, drivers }, deps);
+    const ctx = await openContext({ mockLab: g.mockLab, paced: g.paced, backend: g.backend, drivers }, deps);
     try {
       const code = await body(ctx, g);
       if (typeof code === 'number') process.exitCode = code;
@@ -124,6 +126,7 @@ addLineOptions(
       settings: lineSettings(o),
       idleTimeout: Number(o.idleTimeout),
       progress: !g.json && process.stderr.isTTY === true,
+      paced: !ctx.lab || ctx.lab.pacing,
     });
     return ok ? EXIT.ok : EXIT.failed;
   }),

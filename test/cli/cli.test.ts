@@ -54,6 +54,21 @@ describe('cli: usb-harness end to end', function () {
     expect(JSON.parse(r.stdout)).to.include({ ok: true });
   });
 
+  it('loopback prints rates people read, and says when the mock lab does not pace the wire; --paced paces it', async () => {
+    let r = await run(['--mock-lab', 'loopback', 'serial:LABFT232R:if0', '--bytes', '64k']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^ttyUSB0 -> ttyUSB0: 65536\/65536 bytes in [\d.]+ s \([\d,.]+ (KiB|B)\/s\) at 115,385 baud \(115,200 requested\)$/m);
+    expect(r.stdout).to.include("note: the mock lab's wire is not paced at the baud rate (a real line carries at most 11.3 KiB/s here)");
+    r = await run(['--mock-lab', '--paced', '--json', 'loopback', 'serial:LABFT232R:if0', '--bytes', '8k']);
+    expect(r.code, r.stderr).to.equal(0);
+    const paced = JSON.parse(r.stdout) as { ok: boolean; paced: boolean; bytesPerSecond: number; lineBytesPerSecond: number; requestedBaudRate: number };
+    expect(paced).to.include({ ok: true, paced: true, requestedBaudRate: 115200, lineBytesPerSecond: 11538 });
+    expect(paced.bytesPerSecond, 'a paced wire carries no more than the line').to.be.at.most(paced.lineBytesPerSecond);
+    r = await run(['--mock-lab', '--paced', 'loopback', 'serial:LABFT232R:if0', '--bytes', '4k']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).not.to.include('not paced');
+  });
+
   it('bad options give one clear line and a non-zero exit code', async () => {
     let r = await run(['--mock-lab', 'loopback', 'ttyUSB99']);
     expect(r.code).to.equal(2);

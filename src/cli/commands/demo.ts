@@ -6,7 +6,7 @@ import type { UsbSerialPort } from '../../index.ts';
 import { defaultDriverSets } from '../../../drivers/index.ts';
 import { createMockLab } from '../../../mocks/lab.ts';
 import { createStack } from '../../stack.ts';
-import { table, type Output } from '../output.ts';
+import { formatRate, table, type Output } from '../output.ts';
 import { printList } from './list.ts';
 import { runLoopback, type LoopbackResult } from './loopback.ts';
 
@@ -63,12 +63,12 @@ export async function demo(out: Output): Promise<boolean> {
     const tx = portOf(link.from);
     const rx = portOf(link.to);
     if (!tx || !rx) continue;
-    results.push(await runLoopback(tx, rx, { bytes: 65536, settings: { baudRate: 115200 }, idleTimeout: 2000, progress: false }));
+    results.push(await runLoopback(tx, rx, { bytes: 65536, settings: { baudRate: 115200 }, idleTimeout: 2000, progress: false, paced: lab.pacing }));
   }
   if (!out.json) {
     for (const l of table([
-      ['from', 'to', 'bytes', 'KiB/s', 'errors', 'result'],
-      ...results.map((r) => [r.port, r.peer, `${r.received}/${r.bytes}`, (r.bytesPerSecond / 1024).toFixed(0), String(r.mismatches + r.lineErrors), r.ok ? 'PASS' : 'FAIL']),
+      ['from', 'to', 'bytes', 'rate', 'errors', 'result'],
+      ...results.map((r) => [r.port, r.peer, `${r.received}/${r.bytes}`, formatRate(r.bytesPerSecond), String(r.mismatches + r.lineErrors), r.ok ? 'PASS' : 'FAIL']),
     ]))
       out.line(l);
   }
