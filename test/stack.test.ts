@@ -81,3 +81,11 @@ describe('stack: createStack', () => {
     expect(model.attrs.list('bus/usb/drivers')).to.deep.equal([]);
   });
 });
+
+describe('stack: from the package root', () => {
+  it('exports createStack and the default driver sets', async () => {
+    const api = await import('usb-serial-harness');
+    expect(api.createStack).to.equal(createStack);
+    expect(api.defaultDriverSets().map((s) => s.name)).to.deep.equal(['ftdi_sio', 'pl2303']);
+  });
+});
