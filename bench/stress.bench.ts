@@ -3,6 +3,7 @@
 // growth over 100,000 cycles, and the 99th percentile from plug to an open port.
 import { cpus } from 'node:os';
 import { createMockLab } from '../mocks/lab.ts';
+import { defaultDriverSets } from '../drivers/index.ts';
 import { DriverModel } from '../src/core/index.ts';
 import { deregisterUsbSerialDrivers, registerUsbSerialDrivers, usbSerialBusOf, type UsbSerialPort } from '../src/serial/index.ts';
 import { runOnce } from '../src/stress/index.ts';
@@ -45,7 +46,7 @@ async function figures(): Promise<void> {
     ['default', undefined],
     ['hotplug-heavy', CHURN],
   ] as const) {
-    const r = await runOnce({ seed: 0x5eed, events: 30_000, lab: () => createMockLab(), timeline: false, ...(rates ? { rates } : {}) });
+    const r = await runOnce({ seed: 0x5eed, events: 30_000, lab: () => createMockLab({ driverSets: defaultDriverSets() }), timeline: false, ...(rates ? { rates } : {}) });
     const s = r.wallMs / 1000;
     emit({
       name: `stress.${mix}.cycles_per_s`,
@@ -67,7 +68,7 @@ async function figures(): Promise<void> {
     const r = await runOnce({
       seed: 0xbeef,
       cycles: 100_000,
-      lab: () => createMockLab(),
+      lab: () => createMockLab({ driverSets: defaultDriverSets() }),
       timeline: false,
       rates: CHURN,
       onProgress: (p) => {
@@ -93,7 +94,7 @@ async function figures(): Promise<void> {
 
   // Plug to open port, wall clock, through the emulated chips and the whole stack.
   {
-    const lab = createMockLab();
+    const lab = createMockLab({ driverSets: defaultDriverSets() });
     const usb = new UsbSubsystem({ model: new DriverModel() });
     const regs = [];
     for (const set of lab.driverSets) regs.push(await registerUsbSerialDrivers(set.specs, set.name, set.ids, { usbBus: usb.bus }));

@@ -1,18 +1,13 @@
-// The default driver list: every chip family this package drives, one driver set each.
-import type { SerialDriverSpec } from '../src/serial/driver.ts';
-import type { UsbDeviceId } from '../src/usb/ids.ts';
-import { ftdiSerialDriver, FTDI_IDS } from './ftdi/index.ts';
-import { pl2303Driver, PL2303_ID_TABLE } from './pl2303/index.ts';
+// The chip drivers this project ships, as usb-serial driver sets: what the command line and the
+// mock lab register by default. A new chip family is one folder here and one entry below.
+import type { UsbSerialDriverSet } from '../src/serial/driver-set.ts';
+import { FTDI_IDS, ftdiSerialDriver } from './ftdi/index.ts';
+import { PL2303_ID_TABLE, pl2303Driver } from './pl2303/index.ts';
 
-export interface UsbSerialDriverSet {
-  name: string;
-  specs: SerialDriverSpec[];
-  ids: UsbDeviceId[];
-}
-
+/** The default driver list, in registration order (a fresh array: callers may filter or extend it). */
 export function defaultDriverSets(): UsbSerialDriverSet[] {
   return [
-    { name: 'ftdi_sio', specs: [ftdiSerialDriver], ids: [...FTDI_IDS] },
-    { name: 'pl2303', specs: [pl2303Driver], ids: [...PL2303_ID_TABLE] },
+    { name: 'ftdi_sio', specs: [ftdiSerialDriver], ids: FTDI_IDS },
+    { name: 'pl2303', specs: [pl2303Driver], ids: PL2303_ID_TABLE },
   ];
 }

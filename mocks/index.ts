@@ -83,5 +83,5 @@ export type { WebUsbErrorName } from './errors.ts';
 
 export * from './ftdi/index.ts';
 export * from './pl2303/index.ts';
-export { createMockLab, MockLab, labDriverSets, defaultLabOptions } from './lab.ts';
+export { createMockLab, MockLab, defaultLabOptions } from './lab.ts';
 export type { MockLabOptions, LabDongleSpec, LabPortSpec, LabWireSpec, LabHubSpec, LabDriverSet, LabDongle, DongleResources } from './lab.ts';

@@ -1,18 +1,16 @@
 // The built-in mock lab: a bench of emulated FTDI and PL2303 dongles on a mock USB host, with
 // their UARTs wired the way a lab wires real ones (loopback plugs, null-modem cables), two hubs
-// (one with per-port power switching, one ganged), plug/unplug by name, and the driver sets to
-// register. The CLI's --mock-lab, `npm start` and the stress harness all start from it.
+// (one with per-port power switching, one ganged), plug/unplug by name. The lab knows no driver:
+// whoever builds it passes the driver sets its dongles are for (drivers/index.ts
+// defaultDriverSets() for the default bench). The CLI's --mock-lab, `npm start` and the stress
+// harness all start from it.
 //
 // A dongle is connected to the host when its cable is in (plug/unplug) and, behind a hub, when
 // that hub port has power (the hub's SET/CLEAR_FEATURE PORT_POWER, as uhubctl sends it). A wire
 // carries bytes only while every dongle on it is powered: an unpowered UART hears nothing, and a
 // powered one nobody reads drops what it cannot hold.
-import { ftdiSerialDriver, FTDI_IDS } from '../drivers/ftdi/index.ts';
-import { PL2303_ID_TABLE, pl2303Driver } from '../drivers/pl2303/index.ts';
-import type { SerialDriverSpec } from '../src/serial/index.ts';
 import type { NewIdCandidate, Topology, TopologyDongle, TopologyLink } from '../src/stress/schedule.ts';
 import type { HostBackend, HostDevice } from '../src/usb/host.ts';
-import type { UsbDeviceId } from '../src/usb/ids.ts';
 import type { DeviceSpec } from './descriptors.ts';
 import { MockUsbDevice, type ControlSetup, type MockBehaviour, type MockDeviceContext } from './device.ts';
 import { MockLabError } from './errors.ts';
@@ -21,11 +19,13 @@ import { MockUsbHost, type MockUsbHostOptions } from './host.ts';
 import { createPl2303 } from './pl2303/index.ts';
 import { nullModem, UartPort, type Wire } from './uart.ts';
 
-/** One usb-serial registration: the serial drivers, the usb driver's name, the ID table. */
+/**
+ * What the lab reads of a driver set (a UsbSerialDriverSet fits): its usb driver's name, which
+ * the dongles' `driverSet` refers to, and its serial drivers' names, for the topology.
+ */
 export interface LabDriverSet {
-  name: string;
-  specs: SerialDriverSpec[];
-  ids: UsbDeviceId[];
+  readonly name: string;
+  readonly specs: readonly { readonly name: string }[];
 }
 
 /** A port of a dongle: its lab name (slot), where it is on the device, which UART it is. */
@@ -64,11 +64,12 @@ export interface LabHubSpec {
   product?: string;
 }
 
-export interface MockLabOptions {
+export interface MockLabOptions<S extends LabDriverSet = LabDriverSet> {
+  /** The driver sets the lab's dongles are for (what a stress run registers); [] for none. */
+  driverSets: readonly S[];
   dongles?: LabDongleSpec[];
   wires?: LabWireSpec[];
   hubs?: LabHubSpec[];
-  driverSets?: LabDriverSet[];
   /** IDs a udev-like rule writes to new_id (dongles with custom IDs bind only through them). */
   newIds?: NewIdCandidate[];
   host?: MockUsbHostOptions;
@@ -124,14 +125,6 @@ const RELAY_QUEUE = 64 * 1024;
 const CHANNEL = 'abcdefgh';
 
 // ---- the default bench -------------------------------------------------------------------
-
-/** The FTDI and PL2303 usb-serial driver sets (what the CLI registers). */
-export function labDriverSets(): LabDriverSet[] {
-  return [
-    { name: 'ftdi_sio', specs: [ftdiSerialDriver], ids: [...FTDI_IDS] },
-    { name: 'pl2303', specs: [pl2303Driver], ids: [...PL2303_ID_TABLE] },
-  ];
-}
 
 function ftdiDongle(name: string, chip: Parameters<typeof mockFtdi>[0], at: string, extra: { idVendor?: number; idProduct?: number; description?: string } = {}, pacing = false): LabDongleSpec {
   return {
@@ -265,26 +258,33 @@ class HubChip implements MockBehaviour {
 
 // ---- the lab -------------------------------------------------------------------------------
 
-export class MockLab {
+export class MockLab<S extends LabDriverSet = LabDriverSet> {
   /** The host the dongles plug into: the backend to attach a UsbSubsystem to. */
   readonly host: MockUsbHost;
   /** The hubs live on a host of their own (the mock host keeps one device per port path). */
   readonly hubHost: MockUsbHost;
-  readonly driverSets: LabDriverSet[];
+  readonly driverSets: readonly S[];
   readonly newIds: readonly NewIdCandidate[];
+  /** Whether the default bench's UARTs run at their baud rates (dongles given in `dongles` pace as their specs say). */
+  readonly pacing: boolean;
   private readonly dongleMap = new Map<string, LabDongle>();
   private readonly byDevice = new Map<MockUsbDevice, string>();
   private readonly slotMap = new Map<string, { dongle: LabDongle; port: LabPortSpec }>();
   private readonly hubMap = new Map<string, LabHub>();
   private readonly wireList: LabWire[] = [];
 
-  constructor(options: MockLabOptions = {}) {
+  constructor(options: MockLabOptions<S>) {
     const defaults = options.dongles ? null : defaultLabOptions(options.pacing ?? false);
     const dongles = options.dongles ?? defaults!.dongles;
     const wires = options.wires ?? defaults?.wires ?? [];
     const hubs = options.hubs ?? defaults?.hubs ?? [];
     this.newIds = options.newIds ?? defaults?.newIds ?? [];
-    this.driverSets = options.driverSets ?? labDriverSets();
+    this.driverSets = options.driverSets;
+    this.pacing = options.pacing ?? false;
+    const setNames = new Set(this.driverSets.map((d) => d.name));
+    for (const d of dongles) {
+      if (d.driverSet !== null && !setNames.has(d.driverSet)) throw new MockLabError(`dongle '${d.name}' is for driver set '${d.driverSet}', which this lab was not given (driver sets: ${[...setNames].join(', ') || 'none'})`);
+    }
     this.host = new MockUsbHost(options.host);
     this.hubHost = new MockUsbHost({ keyPrefix: 'mockhub', kernelDriver: { name: 'hub' } });
     for (const h of hubs) {
@@ -572,7 +572,7 @@ function hubDevice(h: LabHubSpec, lab: MockLab): MockUsbDevice {
   );
 }
 
-/** The built-in mock lab (or one made of the dongles, wires and hubs given). */
-export function createMockLab(options: MockLabOptions = {}): MockLab {
+/** The built-in mock lab (or one made of the dongles, wires and hubs given) for the driver sets given. */
+export function createMockLab<S extends LabDriverSet>(options: MockLabOptions<S>): MockLab<S> {
   return new MockLab(options);
 }

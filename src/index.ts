@@ -7,7 +7,9 @@ export { defaultUsb } from './usb/default.ts';
 export * from './serial/index.ts';
 export * from '../drivers/ftdi/index.ts';
 export * from '../drivers/pl2303/index.ts';
+export { defaultDriverSets } from '../drivers/index.ts';
 export * from './stress/index.ts';
+export { createStack, type StackOptions, type UsbSerialStack } from './stack.ts';
 export { log, childLog } from './log.ts';
 
 /** The attribute tree of the default driver model (sysfs-like: read, write, list). */

@@ -1,7 +1,7 @@
 // What a real lab has: our dongles (FTDI, PL2303) on a real host backend, how their UARTs are
 // wired (found by sending a token out of each port), and which hang from a hub port with
 // per-port power switching. Anything missing comes back as a reason to skip, in one line.
-import { labDriverSets } from '../../mocks/lab.ts';
+import { defaultDriverSets } from '../../drivers/index.ts';
 import { DriverModel } from '../../src/core/index.ts';
 import { deregisterUsbSerialDrivers, registerUsbSerialDrivers, usbSerialBusOf, type UsbSerialRegistration } from '../../src/serial/index.ts';
 import { discoverWiring, HubControl, ourDevicePredicate, type StressDriverSet, type TopologyLink } from '../../src/stress/index.ts';
@@ -34,7 +34,7 @@ export async function openRealLab(): Promise<RealLab | { skip: string }> {
   } catch (err) {
     return { skip: `no USB here (${err instanceof Error ? err.message : String(err)})` };
   }
-  const driverSets = labDriverSets();
+  const driverSets = defaultDriverSets();
   const usb = new UsbSubsystem({ model: new DriverModel() });
   const regs: UsbSerialRegistration[] = [];
   try {

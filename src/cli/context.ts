@@ -1,31 +1,14 @@
-// What every command starts from: a USB subsystem on a backend (the built-in mock lab or the
-// `usb` package), with the FTDI and PL2303 usb-serial drivers registered.
-import {
-  createHostBackend,
-  deregisterUsbSerialDrivers,
-  DriverModel,
-  NoUsbSubsystemError,
-  registerUsbSerialDrivers,
-  UsbSubsystem,
-  type HostBackend,
-  type HostBackendName,
-  type SerialDriverSpec,
-  type UsbDeviceId,
-  type UsbSerialPort,
-  type UsbSerialRegistration,
-} from '../index.ts';
+// What every command starts from: a usb-serial stack (src/stack.ts) on real USB (the `usb`
+// package) or on the built-in mock lab (--mock-lab), with the default driver sets registered.
+import { createHostBackend, NoUsbSubsystemError, type HostBackend, type HostBackendName, type UsbSerialDriverSet } from '../index.ts';
+import { createStack, type UsbSerialStack } from '../stack.ts';
 import { CliError, EXIT } from './errors.ts';
-
-/** One usb-serial registration: its serial drivers, the usb driver's name, the ID table. */
-export interface DriverSet {
-  name: string;
-  specs: SerialDriverSpec[];
-  ids: UsbDeviceId[];
-}
 
 /** The part of the mock lab the CLI needs (mocks/lab.ts provides it). */
 export interface CliLab {
   readonly backend: HostBackend;
+  /** Whether the emulated UARTs run at their baud rates (else as fast as their FIFOs drain). */
+  readonly pacing: boolean;
   /** Plugs every dongle (wired as the lab describes). */
   plugAll(): void;
   /** Dongle names, and plugging them one by one (monitor --churn, the demo). */
@@ -40,83 +23,46 @@ export interface CliLab {
 
 export interface ContextOptions {
   mockLab: boolean;
+  /** Mock lab: pace the emulated UARTs at their baud rates. */
+  paced?: boolean;
   backend: HostBackendName;
   /** Register the drivers (default true; `monitor --no-drivers` shows bare hotplug). */
   drivers?: boolean;
 }
 
-export interface CliContext {
-  readonly usb: UsbSubsystem;
-  readonly model: DriverModel;
-  readonly backend: HostBackend;
+export interface CliContext extends UsbSerialStack {
   readonly lab: CliLab | undefined;
-  readonly registrations: UsbSerialRegistration[];
-  ports(): UsbSerialPort[];
-  /** A port by ttyUSB name, stable path, or adapter serial number; a clear error otherwise. */
-  findPort(name: string): UsbSerialPort;
-  close(): Promise<void>;
 }
 
+/** What the program composes the context from: the driver list and the mock lab. */
 export interface ContextDeps {
-  driverSets(): DriverSet[];
-  createLab(): CliLab;
+  driverSets(): UsbSerialDriverSet[];
+  createLab(options: { pacing: boolean }): CliLab;
 }
 
 export async function openContext(options: ContextOptions, deps: ContextDeps): Promise<CliContext> {
-  const model = new DriverModel();
-  const usb = new UsbSubsystem({ model });
-  const lab = options.mockLab ? deps.createLab() : undefined;
-  let backend: HostBackend;
+  const lab = options.mockLab ? deps.createLab({ pacing: options.paced ?? false }) : undefined;
+  let stack: UsbSerialStack;
   try {
-    backend = lab ? lab.backend : await createHostBackend(options.backend);
-  } catch (err) {
-    throw noUsb(err);
-  }
-  const registrations: UsbSerialRegistration[] = [];
-  const close = async () => {
-    for (const r of registrations.splice(0).reverse()) await deregisterUsbSerialDrivers(r).catch(() => undefined);
-    await usb.stop();
-    await backend.close().catch(() => undefined);
-    await lab?.close();
-  };
-  try {
-    if (options.drivers !== false) {
-      for (const set of deps.driverSets()) registrations.push(await registerUsbSerialDrivers(set.specs, set.name, set.ids, { usbBus: usb.bus }));
-    }
+    const host = lab ? lab.backend : await createHostBackend(options.backend);
     lab?.plugAll();
     await lab?.flush();
-    await usb.attachBackend(backend);
-    await usb.settled();
+    stack = await createStack({ host, driverSets: options.drivers === false ? [] : deps.driverSets(), closeHost: !lab });
   } catch (err) {
-    await close();
+    await lab?.close();
     throw noUsb(err);
   }
-  const ports = () => registrations.flatMap((r) => r.ports()).sort((a, b) => a.minor - b.minor);
   return {
-    usb,
-    model,
-    backend,
+    ...stack,
     lab,
-    registrations,
-    ports,
-    findPort(name) {
-      const all = ports();
-      const found =
-        all.find((p) => p.name === name || `/dev/${p.name}` === name || p.stablePath === name) ??
-        all.find((p) => p.serial.usbDevice.serialNumber === name && p.serial.ports.length === 1);
-      if (!found) {
-        const known = all.map((p) => `${p.name} (${p.stablePath})`).join(', ') || 'none';
-        throw new CliError(`unknown port '${name}'; ports: ${known}`, EXIT.usage);
-      }
-      return found;
+    async close() {
+      await stack.close();
+      await lab?.close();
     },
-    close,
   };
 }
 
 function noUsb(err: unknown): unknown {
-  if (err instanceof NoUsbSubsystemError) {
-    return new CliError(`${err.message}`, EXIT.noUsb);
-  }
+  if (err instanceof NoUsbSubsystemError) return new CliError(err.message, EXIT.noUsb);
   return err;
 }

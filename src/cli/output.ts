@@ -15,6 +15,25 @@ export function output(json: boolean): Output {
 
 export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
+/** A whole number with thousands separators: 115385 -> '115,385'. */
+export const grouped = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/**
+ * A baud rate as people read it: the chip's actual rate rounded to a whole baud, and the
+ * requested one when the chip cannot hit it exactly ('115,385 baud (115,200 requested)').
+ */
+export function formatBaud(actual: number, requested?: number): string {
+  const shown = `${grouped(actual)} baud`;
+  return requested !== undefined && Math.round(actual) !== requested ? `${shown} (${grouped(requested)} requested)` : shown;
+}
+
+/** A data rate: '2,588 KiB/s', '11.2 KiB/s', '900 B/s'. */
+export function formatRate(bytesPerSecond: number): string {
+  if (bytesPerSecond < 1024) return `${grouped(bytesPerSecond)} B/s`;
+  const kib = bytesPerSecond / 1024;
+  return kib < 100 ? `${kib.toFixed(1)} KiB/s` : `${grouped(kib)} KiB/s`;
+}
+
 /** Pads columns of a small table for a terminal. */
 export function table(rows: string[][]): string[] {
   const widths: number[] = [];

@@ -13,6 +13,8 @@ export {
   type RegisterUsbSerialOptions,
 } from './register.ts';
 export { SerialStream, openSerialStream, type SerialStreamOptions, type OpenSerialStreamOptions, type StreamLineError, type SerialStreamEvents } from './stream.ts';
-export { isPortReady, readyPorts, watchPorts, findPort, byIdName, locationOf, closeDiscarding, UnknownPortError, type UsbSerialHost, type PortChange } from './port-watch.ts';
+export { isPortReady, readyPorts, watchPorts, closeDiscarding, type UsbSerialHost, type PortChange } from './port-watch.ts';
+export { findPort, resolvePort, byIdName, locationOf, UnknownPortError, AmbiguousPortError } from './port-resolver.ts';
+export type { UsbSerialDriverSet } from './driver-set.ts';
 export { UsbSerialBindingPort, createUsbSerialBinding, SerialBindingError, portInfo, settingsFromOpenOptions, type UsbSerialBinding, type UsbSerialBindingOptions, type UsbSerialHotplugEvent } from './serialport-binding.ts';
 export { Serial, SerialPort, SerialConnectionEvent, createWebSerial, MAX_BUFFER_SIZE, type WebSerialOptions, type SerialOptions, type SerialOutputSignals, type SerialInputSignals, type SerialPortInfo, type SerialPortFilter, type SerialPortRequestOptions, type ParityType, type FlowControlType } from './web-serial.ts';

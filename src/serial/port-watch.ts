@@ -1,11 +1,10 @@
-// Finding usb-serial ports by name, watching them come and go, closing them without hanging:
-// what the user-facing APIs (the Node stream, the serialport binding, Web Serial) share. A port counts once its adapter has finished
-// probing (all its ports exist, so its stable path is final) and until it is unplugged or unbound.
+// Which usb-serial ports are usable, watching them come and go, closing them without hanging:
+// what the user-facing APIs (the Node stream, the serialport binding, Web Serial) share. A port
+// counts once its adapter has finished probing (all its ports exist, so its stable path is
+// final) and until it is unplugged or unbound. Names and lookup are in port-resolver.ts.
 // Browser-safe: no Node imports.
 import { Observable } from 'rxjs';
-import { CoreError } from '../core/index.ts';
 import type { UsbBus } from '../usb/bus.ts';
-import { formatPortPath } from '../usb/host.ts';
 import { defaultUsb } from '../usb/default.ts';
 import { childLog } from '../log.ts';
 import { usbSerialBusOf } from './bus.ts';
@@ -72,53 +71,6 @@ export function watchPorts(usb: UsbSerialHost, options: { initial?: boolean } = 
     });
     return () => sub.unsubscribe();
   });
-}
-
-/** No usb-serial port goes by that path. */
-export class UnknownPortError extends CoreError {
-  constructor(
-    readonly path: string,
-    readonly known: readonly string[],
-  ) {
-    super('ENODEV', `no usb-serial port '${path}'${known.length ? ` (ports now: ${known.join(', ')})` : ' (no usb-serial port is present)'}`);
-  }
-}
-
-/** The bus/port path of the port's USB device ('1-2.3'), where the backend knows it. */
-export function locationOf(port: UsbSerialPort): string | undefined {
-  const loc = port.serial.usbDevice.location;
-  return loc ? formatPortPath(loc) : undefined;
-}
-
-const udevSafe = (s: string) => s.trim().replace(/\s+/g, '_').replace(/[^A-Za-z0-9_.+-]/g, '_');
-
-/** udev's /dev/serial/by-id name: usb-<vendor>_<product>[_<serial>]-if<NN>-port<n>. */
-export function byIdName(port: UsbSerialPort): string {
-  const dev = port.serial.usbDevice;
-  const hex = (n: number) => n.toString(16).padStart(4, '0');
-  const parts = [dev.manufacturer ? udevSafe(dev.manufacturer) : hex(dev.vendorId), dev.product ? udevSafe(dev.product) : hex(dev.productId)];
-  if (dev.serialNumber) parts.push(udevSafe(dev.serialNumber));
-  const ifnum = port.serial.intf.interfaceNumber.toString(16).padStart(2, '0');
-  return `usb-${parts.join('_')}-if${ifnum}-port${port.portNumber}`;
-}
-
-/**
- * The port a path names: its stable path (port.stablePath, e.g. `serial:A50285BI:if0` or
- * `port:1-2.3:if0`), its ttyUSB name (`ttyUSB0`, `/dev/ttyUSB0`), or its udev by-id name
- * (`/dev/serial/by-id/usb-FTDI_..-if00-port0`). Throws UnknownPortError.
- */
-export function findPort(usb: UsbSerialHost, path: string): UsbSerialPort {
-  if (typeof path !== 'string' || path.trim() === '') throw new UnknownPortError(String(path), readyPorts(usb).map((p) => p.stablePath));
-  const ports = readyPorts(usb);
-  const wanted = path.trim();
-  const tty = /^(?:\/dev\/)?(ttyUSB\d+)$/.exec(wanted)?.[1];
-  const byId = wanted.replace(/^\/dev\/serial\/by-id\//, '');
-  const hit =
-    ports.find((p) => p.stablePath === wanted) ??
-    (tty ? ports.find((p) => p.name === tty) : undefined) ??
-    ports.find((p) => byIdName(p) === byId);
-  if (!hit) throw new UnknownPortError(wanted, ports.map((p) => p.stablePath));
-  return hit;
 }
 
 /**

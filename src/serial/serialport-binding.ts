@@ -10,7 +10,8 @@ import { map, type Observable, type Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
 import { closeWithHupcl } from './close-port.ts';
 import type { PortEvent, UsbSerialPort } from './port.ts';
-import { byIdName, findPort, locationOf, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
+import { readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
+import { byIdName, findPort, locationOf } from './port-resolver.ts';
 import { SerialSettingsError, type AppliedSettings, type FlowControl, type SerialSettings } from './settings.ts';
 
 const log = childLog('serial.binding');

@@ -5,10 +5,14 @@ import { fileURLToPath } from 'node:url';
 
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-function run(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the CLI; `logLevel` sets LOG_LEVEL (default 'silent'; null: unset, the CLI's own default). */
+function run(args: string[], stdin?: string, logLevel: string | null = 'silent'): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.LOG_LEVEL;
+  if (logLevel !== null) env.LOG_LEVEL = logLevel;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-      env: { ...process.env, LOG_LEVEL: 'silent' },
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -50,11 +54,26 @@ describe('cli: usb-harness end to end', function () {
     expect(JSON.parse(r.stdout)).to.include({ ok: true });
   });
 
+  it('loopback prints rates people read, and says when the mock lab does not pace the wire; --paced paces it', async () => {
+    let r = await run(['--mock-lab', 'loopback', 'serial:LABFT232R:if0', '--bytes', '64k']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^ttyUSB0 -> ttyUSB0: 65536\/65536 bytes in [\d.]+ s \([\d,.]+ (KiB|B)\/s\) at 115,385 baud \(115,200 requested\)$/m);
+    expect(r.stdout).to.include("note: the mock lab's wire is not paced at the baud rate (a real line carries at most 11.3 KiB/s here)");
+    r = await run(['--mock-lab', '--paced', '--json', 'loopback', 'serial:LABFT232R:if0', '--bytes', '8k']);
+    expect(r.code, r.stderr).to.equal(0);
+    const paced = JSON.parse(r.stdout) as { ok: boolean; paced: boolean; bytesPerSecond: number; lineBytesPerSecond: number; requestedBaudRate: number };
+    expect(paced).to.include({ ok: true, paced: true, requestedBaudRate: 115200, lineBytesPerSecond: 11538 });
+    expect(paced.bytesPerSecond, 'a paced wire carries no more than the line').to.be.at.most(paced.lineBytesPerSecond);
+    r = await run(['--mock-lab', '--paced', 'loopback', 'serial:LABFT232R:if0', '--bytes', '4k']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).not.to.include('not paced');
+  });
+
   it('bad options give one clear line and a non-zero exit code', async () => {
     let r = await run(['--mock-lab', 'loopback', 'ttyUSB99']);
     expect(r.code).to.equal(2);
     expect(r.stderr.trim().split('\n')).to.have.length(1);
-    expect(r.stderr).to.match(/unknown port 'ttyUSB99'; ports: ttyUSB0/);
+    expect(r.stderr).to.match(/no usb-serial port 'ttyUSB99' \(ports now: serial:LABFT232R:if0, /);
     r = await run(['--mock-lab', 'loopback', 'serial:LABFT232R:if0', '--baud', '13']);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/cannot run at 13 baud.*nearest/);
@@ -101,5 +120,42 @@ describe('cli: usb-harness end to end', function () {
     expect(r.stdout).to.match(/PortDisconnectedError/);
     expect(r.stdout).to.match(/pins left 0, dynamic IDs left 0/);
     expect(r.stdout).to.match(/all good/);
+  });
+
+  /** The pino lines on stderr, parsed (every stderr line of these runs is one). */
+  const logLines = (stderr: string) => stderr.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { level: number; component?: string });
+
+  it('stress --json: stdout is the JSON report alone; logs go to stderr, warnings only unless -v, -vv or LOG_LEVEL ask', async () => {
+    const stress = ['stress', '--mock-lab', '--seed', '1', '--events', '100', '--json', '--no-report', '--no-progress'];
+    let r = await run(stress, undefined, null);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.include({ kind: 'usb-harness-stress-report', ok: true });
+    expect(logLines(r.stderr).every((l) => l.level >= 40), 'default: warn and above').to.equal(true);
+    for (const [args, level] of [
+      [[...stress, '-vv'], null],
+      [['-vv', ...stress], null],
+      [stress, 'debug'],
+    ] as const) {
+      r = await run([...args], undefined, level);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(JSON.parse(r.stdout), args.join(' ')).to.include({ kind: 'usb-harness-stress-report' });
+      expect(logLines(r.stderr).some((l) => l.level === 20), `${args.join(' ')} LOG_LEVEL=${level}: debug lines on stderr`).to.equal(true);
+    }
+  });
+
+  it('list --json: stdout is the JSON document alone at any log level', async () => {
+    const cases: [string[], string | null, 'quiet' | 'loud'][] = [
+      [['--mock-lab', '--json', 'list'], null, 'quiet'],
+      [['--mock-lab', '--json', 'list', '-vv'], null, 'loud'],
+      [['--mock-lab', '--json', 'list'], 'trace', 'loud'],
+    ];
+    for (const [args, level, expected] of cases) {
+      const r = await run(args, undefined, level);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(JSON.parse(r.stdout), args.join(' ')).to.have.property('devices').that.is.an('array').with.length.greaterThan(0);
+      const lines = logLines(r.stderr);
+      if (expected === 'loud') expect(lines.some((l) => l.level <= 20), `${args.join(' ')} LOG_LEVEL=${level}: debug lines on stderr`).to.equal(true);
+      else expect(lines.every((l) => l.level >= 40), 'default: warn and above').to.equal(true);
+    }
   });
 });

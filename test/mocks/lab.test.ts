@@ -2,7 +2,7 @@
 // feeds a UartPort's TX and whose bulk IN drains the port's RX FIFO, behind a mock host.
 import { expect } from 'chai';
 import { transferErrorKind, type HostEvent } from '../../src/usb/host.ts';
-import { MockUsbDevice, MockUsbHost, UartPort, loopbackPlug, type MockBehaviour, type MockDeviceContext } from '../../mocks/index.ts';
+import { createMockLab, MockLabError, MockUsbDevice, MockUsbHost, UartPort, loopbackPlug, type MockBehaviour, type MockDeviceContext } from '../../mocks/index.ts';
 
 class EchoChip implements MockBehaviour {
   readonly port: UartPort;
@@ -87,5 +87,31 @@ describe('mocks: the lab end to end (echo chip on a loopback plug)', () => {
     expect(chip.port.txPending).to.equal(0);
     await host.flush();
     expect(events.map((e) => e.type)).to.deep.equal(['disconnect']);
+  });
+});
+
+describe('mocks: the built-in lab (mocks/lab.ts) and its driver sets', () => {
+  const sets = [
+    { name: 'ftdi_sio', specs: [{ name: 'ftdi_sio' }] },
+    { name: 'pl2303', specs: [{ name: 'pl2303' }] },
+  ];
+
+  it('takes the driver sets its dongles are for and reports them in its topology', async () => {
+    const lab = createMockLab({ driverSets: sets });
+    expect(lab.driverSets).to.equal(sets);
+    expect(lab.topology().driverSets).to.deep.equal([
+      { name: 'ftdi_sio', serialDrivers: ['ftdi_sio'] },
+      { name: 'pl2303', serialDrivers: ['pl2303'] },
+    ]);
+    expect(lab.pacing).to.equal(false);
+    await lab.close();
+    const paced = createMockLab({ driverSets: sets, pacing: true });
+    expect(paced.pacing).to.equal(true);
+    await paced.close();
+  });
+
+  it('refuses a dongle for a driver set it was not given, naming both', () => {
+    expect(() => createMockLab({ driverSets: sets.slice(0, 1) })).to.throw(MockLabError, "dongle 'pl2303hx' is for driver set 'pl2303', which this lab was not given (driver sets: ftdi_sio)");
+    expect(() => createMockLab({ driverSets: [] })).to.throw(MockLabError, '(driver sets: none)');
   });
 });

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import { SerialPortStream } from '@serialport/stream';
 import { SerialSettingsError } from '../../src/serial/index.ts';
-import { UnknownPortError } from '../../src/serial/port-watch.ts';
+import { UnknownPortError } from '../../src/serial/port-resolver.ts';
 import { createUsbSerialBinding, PortBusyError, PortLockedError, SerialBindingError, type UsbSerialBinding, type UsbSerialBindingPort, type UsbSerialHotplugEvent } from '../../src/serial/serialport-binding.ts';
 import { loopLab, pattern, sleep, until, type LoopLab } from './fixtures/lab.ts';
 

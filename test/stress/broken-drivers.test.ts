@@ -47,7 +47,8 @@ describe('stress: catches deliberately broken drivers', function () {
 
   it('the correct driver under the same schedules shows none of these', async () => {
     const { createMockLab } = await import('../../mocks/lab.ts');
-    const r = await runOnce({ seed: 1, events: 400, lab: () => createMockLab() });
+    const { defaultDriverSets } = await import('../../drivers/index.ts');
+    const r = await runOnce({ seed: 1, events: 400, lab: () => createMockLab({ driverSets: defaultDriverSets() }) });
     for (const c of cases) expect(r.violations.filter((x) => c.message.test(x.message))).to.deep.equal([]);
   });
 });

@@ -5,7 +5,8 @@ import { Command } from 'commander';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMockLab, labDriverSets } from '../../mocks/lab.ts';
+import { defaultDriverSets } from '../../drivers/index.ts';
+import { createMockLab } from '../../mocks/lab.ts';
 import { registerStressCommand, STRESS_EXIT, type StressCommandContext } from '../../src/stress/cli.ts';
 import { NoUsbSubsystemError } from '../../src/usb/index.ts';
 import { brokenLab } from './fixtures/broken-drivers.ts';
@@ -15,8 +16,8 @@ async function run(args: string[], ctx: Partial<StressCommandContext> = {}) {
   const err: string[] = [];
   const program = new Command().name('usb-harness').exitOverride();
   registerStressCommand(program, {
-    driverSets: labDriverSets,
-    createLab: () => createMockLab(),
+    driverSets: defaultDriverSets,
+    createLab: () => createMockLab({ driverSets: defaultDriverSets() }),
     out: (l) => out.push(l),
     err: (l) => err.push(l),
     ...ctx,

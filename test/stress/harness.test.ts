@@ -2,11 +2,12 @@
 // benchmark), replay by seed, hotplug through the emulated hub's port power, schedules.
 import { expect } from 'chai';
 import { createMockLab } from '../../mocks/lab.ts';
+import { defaultDriverSets } from '../../drivers/index.ts';
 import { runOnce, runStress, scheduleOf, STEP_KINDS, type StressResult } from '../../src/stress/index.ts';
 import type { HostBackend } from '../../src/usb/index.ts';
 import { unknownViolations } from './known-issues.ts';
 
-const lab = () => createMockLab();
+const lab = () => createMockLab({ driverSets: defaultDriverSets() });
 
 function describeFailures(r: StressResult): string {
   return unknownViolations(r.violations)
@@ -66,7 +67,7 @@ describe('stress: on the mock lab', function () {
   });
 
   it('the real-hub path (hub discovery, wiring found by tokens, power cycles, wall-clock time) on the mock lab\'s hubs', async () => {
-    const mock = createMockLab();
+    const mock = createMockLab({ driverSets: defaultDriverSets() });
     mock.plugAll();
     await mock.flush();
     // One backend listing the hubs and the dongles, as libusb lists a real lab.

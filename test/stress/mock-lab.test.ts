@@ -2,6 +2,7 @@
 // powered, hubs whose port power switches what hangs from them, and hub control through it.
 import { expect } from 'chai';
 import { createMockLab } from '../../mocks/lab.ts';
+import { defaultDriverSets } from '../../drivers/index.ts';
 import { DriverModel } from '../../src/core/index.ts';
 import { deregisterUsbSerialDrivers, registerUsbSerialDrivers, usbSerialBusOf } from '../../src/serial/index.ts';
 import { ForeignDeviceError, formatHubListing, HubControl, HubError } from '../../src/stress/index.ts';
@@ -11,7 +12,7 @@ describe('stress: the built-in mock lab', function () {
   this.timeout(20_000);
 
   it('has the bench the brief asks for, by name, and is what the CLI context needs', () => {
-    const lab = createMockLab();
+    const lab = createMockLab({ driverSets: defaultDriverSets() });
     expect(lab.dongles()).to.deep.equal(['ft232r', 'ft2232h', 'pl2303hx', 'ft232h', 'receiver', 'pl2303gc', 'custom-ftdi', 'custom-pl2303']);
     const t = lab.topology();
     expect(t.dongles.map((d) => d.name)).to.not.include('receiver');
@@ -39,7 +40,7 @@ describe('stress: the built-in mock lab', function () {
   });
 
   it('binds, carries bytes over the null-modem wires, and a wire goes dead while one end is unpowered', async () => {
-    const lab = createMockLab();
+    const lab = createMockLab({ driverSets: defaultDriverSets() });
     const usb = new UsbSubsystem({ model: new DriverModel() });
     const regs = [];
     for (const s of lab.driverSets) regs.push(await registerUsbSerialDrivers(s.specs, s.name, s.ids, { usbBus: usb.bus }));
@@ -75,7 +76,7 @@ describe('stress: the built-in mock lab', function () {
   });
 
   it('hub control: lists switchable hubs and the dongles behind them, switches port power, refuses foreign devices and ganged hubs', async () => {
-    const lab = createMockLab();
+    const lab = createMockLab({ driverSets: defaultDriverSets() });
     lab.plugAll();
     const ours = new Set(lab.topology().dongles.map((d) => d.name));
     const hc = new HubControl(lab.hubBackends, { isOurs: (h) => ours.has(lab.dongleOf(h) ?? ''), sysfsRoot: '' });

@@ -2,17 +2,11 @@
 // Drivers register while emulated dongles are plugged; a udev-like rule writes new_id the moment
 // a serial driver's attribute appears; every wired port passes a byte-exact loopback; a dongle
 // is yanked mid-transfer; everything is torn down and checked for leaks.
-import {
-  DriverModel,
-  deregisterUsbSerialDrivers,
-  registerUsbSerialDrivers,
-  UsbSubsystem,
-  type UsbSerialPort,
-  type UsbSerialRegistration,
-} from '../../index.ts';
+import type { UsbSerialPort } from '../../index.ts';
+import { defaultDriverSets } from '../../../drivers/index.ts';
 import { createMockLab } from '../../../mocks/lab.ts';
-import type { CliContext } from '../context.ts';
-import { table, type Output } from '../output.ts';
+import { createStack } from '../../stack.ts';
+import { formatRate, table, type Output } from '../output.ts';
 import { printList } from './list.ts';
 import { runLoopback, type LoopbackResult } from './loopback.ts';
 
@@ -21,9 +15,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function demo(out: Output): Promise<boolean> {
   const t0 = performance.now();
   const ms = () => `${String(Math.round(performance.now() - t0)).padStart(5)} ms`;
-  const lab = createMockLab();
-  const model = new DriverModel();
-  const usb = new UsbSubsystem({ model });
+  const lab = createMockLab({ driverSets: defaultDriverSets() });
+  // The host first, then the drivers (as modules loaded at run time), while dongles plug in.
+  const stack = await createStack({ host: lab.backend, order: 'host-first', closeHost: false });
+  const { model, usb } = stack;
   const say = (line: string) => (out.json ? undefined : out.line(line));
 
   say('== 1. drivers register while dongles are plugged; a udev-like rule writes new_id ==');
@@ -36,10 +31,8 @@ export async function demo(out: Output): Promise<boolean> {
       }
     }
   });
-  await usb.attachBackend(lab.backend);
-  const registrations: UsbSerialRegistration[] = [];
   const registering = (async () => {
-    for (const set of lab.driverSets) registrations.push(await registerUsbSerialDrivers(set.specs, set.name, set.ids, { usbBus: usb.bus }));
+    for (const set of lab.driverSets) await stack.register(set);
   })();
   for (const name of lab.dongles()) {
     lab.plug(name);
@@ -52,12 +45,12 @@ export async function demo(out: Output): Promise<boolean> {
 
   say('');
   say('== 2. what is bound ==');
-  const ctx = { usb } as unknown as CliContext;
-  if (!out.json) printList(ctx, out);
+  if (!out.json) printList(stack, out);
 
   say('');
   say('== 3. a byte-exact loopback through every wired port (64 KiB each) ==');
-  const ports = registrations.flatMap((r) => r.ports());
+  const ports = stack.ports();
+  const registrations = [...stack.registrations];
   const portOf = (slot: string): UsbSerialPort | undefined => {
     const [name, ch] = slot.split('.');
     const dongle = lab.dongle(name!);
@@ -70,12 +63,12 @@ export async function demo(out: Output): Promise<boolean> {
     const tx = portOf(link.from);
     const rx = portOf(link.to);
     if (!tx || !rx) continue;
-    results.push(await runLoopback(tx, rx, { bytes: 65536, settings: { baudRate: 115200 }, idleTimeout: 2000, progress: false }));
+    results.push(await runLoopback(tx, rx, { bytes: 65536, settings: { baudRate: 115200 }, idleTimeout: 2000, progress: false, paced: lab.pacing }));
   }
   if (!out.json) {
     for (const l of table([
-      ['from', 'to', 'bytes', 'KiB/s', 'errors', 'result'],
-      ...results.map((r) => [r.port, r.peer, `${r.received}/${r.bytes}`, (r.bytesPerSecond / 1024).toFixed(0), String(r.mismatches + r.lineErrors), r.ok ? 'PASS' : 'FAIL']),
+      ['from', 'to', 'bytes', 'rate', 'errors', 'result'],
+      ...results.map((r) => [r.port, r.peer, `${r.received}/${r.bytes}`, formatRate(r.bytesPerSecond), String(r.mismatches + r.lineErrors), r.ok ? 'PASS' : 'FAIL']),
     ]))
       out.line(l);
   }
@@ -100,11 +93,11 @@ export async function demo(out: Output): Promise<boolean> {
 
   say('');
   say('== 5. teardown and leak check ==');
-  for (const r of registrations.reverse()) await deregisterUsbSerialDrivers(r);
+  for (const r of [...registrations].reverse()) await stack.deregister(r);
   const pins = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + d.pins.size, 0);
   const dynIds = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + d.dynIds.size, 0);
   const leaks = lab.dongles().map((n) => lab.resources(n)).reduce((n, r) => n + r.claimedInterfaces.length + r.pendingTransfers + (r.opened ? 1 : 0), 0);
-  await usb.stop();
+  await stack.close();
   await lab.close();
   const ok = results.length > 0 && results.every((r) => r.ok) && yank.includes('PortDisconnectedError') && pins === 0 && dynIds === 0 && leaks === 0;
   const summary = {

@@ -1,6 +1,6 @@
 // `usb-harness list`: USB devices, which driver bound which interface, ports and their settings.
 import { UsbDevice, UsbInterface, UsbSerial } from '../../index.ts';
-import type { CliContext } from '../context.ts';
+import type { UsbSerialStack } from '../../stack.ts';
 import { hex4, table, type Output } from '../output.ts';
 
 export interface ListedPort {
@@ -28,7 +28,7 @@ export interface ListedDevice {
   interfaces: ListedInterface[];
 }
 
-export function listDevices(ctx: CliContext): ListedDevice[] {
+export function listDevices(ctx: Pick<UsbSerialStack, 'usb'>): ListedDevice[] {
   return ctx.usb.bus
     .listDevices()
     .filter((d): d is UsbDevice => d instanceof UsbDevice)
@@ -59,7 +59,7 @@ export function listDevices(ctx: CliContext): ListedDevice[] {
     }));
 }
 
-export function printList(ctx: CliContext, out: Output): void {
+export function printList(ctx: Pick<UsbSerialStack, 'usb'>, out: Output): void {
   const devices = listDevices(ctx);
   if (out.json) {
     out.data({ devices });

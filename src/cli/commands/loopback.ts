@@ -3,7 +3,7 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { SerialSettings, UsbSerialPort } from '../../index.ts';
 import type { CliContext } from '../context.ts';
-import type { Output } from '../output.ts';
+import { formatBaud, formatRate, type Output } from '../output.ts';
 
 export interface LoopbackOptions {
   bytes: number;
@@ -11,6 +11,8 @@ export interface LoopbackOptions {
   /** Give up when nothing arrives for this long (ms). */
   idleTimeout: number;
   progress: boolean;
+  /** Whether the wire runs at the baud rate (real hardware, or a mock lab with --paced); default true. */
+  paced?: boolean;
 }
 
 export interface LoopbackResult {
@@ -23,8 +25,20 @@ export interface LoopbackResult {
   lineErrors: number;
   seconds: number;
   bytesPerSecond: number;
+  /** The rate asked for, and the one the chip runs at. */
+  requestedBaudRate: number;
   actualBaudRate: number;
+  /** What the line carries at most at these settings (start + data + parity + stop bits per byte). */
+  lineBytesPerSecond: number;
+  /** False on an emulated wire that is not held to the baud rate: throughput then says nothing of the line. */
+  paced: boolean;
   ok: boolean;
+}
+
+/** Bytes per second a UART line carries at most: one start bit, the data bits, parity, stop bits per byte. */
+export function lineBytesPerSecond(s: Pick<SerialSettings, 'baudRate' | 'dataBits' | 'parity' | 'stopBits'>): number {
+  const bits = 1 + s.dataBits + (s.parity === 'none' ? 0 : 1) + s.stopBits;
+  return s.baudRate / bits;
 }
 
 /** The byte at position i of the test stream: a cheap, non-repeating-looking pattern. */
@@ -103,9 +117,17 @@ export async function runLoopback(tx: UsbSerialPort, rx: UsbSerialPort, o: Loopb
     lineErrors,
     seconds: Number(seconds.toFixed(3)),
     bytesPerSecond: Math.round(received / seconds),
+    requestedBaudRate: applied.baudRate,
     actualBaudRate: applied.actualBaudRate,
+    lineBytesPerSecond: Math.round(lineBytesPerSecond({ ...applied, baudRate: applied.actualBaudRate })),
+    paced: o.paced ?? true,
     ok: received === o.bytes && mismatches === 0 && lineErrors === 0,
   };
+}
+
+/** The summary line: '<port> -> <peer>: <received>/<bytes> bytes in <s> s (<rate>) at <baud>'. */
+export function describeLoopback(r: LoopbackResult): string {
+  return `${r.port} -> ${r.peer}: ${r.received}/${r.bytes} bytes in ${r.seconds} s (${formatRate(r.bytesPerSecond)}) at ${formatBaud(r.actualBaudRate, r.requestedBaudRate)}`;
 }
 
 export async function loopbackCommand(ctx: CliContext, out: Output, port: string, peer: string | undefined, o: LoopbackOptions): Promise<boolean> {
@@ -114,7 +136,10 @@ export async function loopbackCommand(ctx: CliContext, out: Output, port: string
   const r = await runLoopback(tx, rx, o);
   if (out.json) out.data(r);
   else {
-    out.line(`${r.port} -> ${r.peer}: ${r.received}/${r.bytes} bytes in ${r.seconds} s (${(r.bytesPerSecond / 1024).toFixed(1)} KiB/s) at ${r.actualBaudRate} baud`);
+    out.line(describeLoopback(r));
+    if (!r.paced) {
+      out.line(`note: the mock lab's wire is not paced at the baud rate (a real line carries at most ${formatRate(r.lineBytesPerSecond)} here); --paced runs it at the baud rate`);
+    }
     out.line(`mismatches ${r.mismatches}${r.firstMismatchAt !== null ? ` (first at byte ${r.firstMismatchAt})` : ''}, line errors ${r.lineErrors}, lost ${r.bytes - r.received}: ${r.ok ? 'PASS' : 'FAIL'}`);
   }
   return r.ok;

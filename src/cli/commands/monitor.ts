@@ -16,7 +16,7 @@ export async function monitor(ctx: CliContext, out: Output, opts: MonitorOptions
   if (opts.churn !== undefined && !ctx.lab) throw new CliError('--churn works on the mock lab only (add --mock-lab)', EXIT.usage);
   const t0 = performance.now();
   const stamp = () => Math.round(performance.now() - t0);
-  const hotplug$ = hotplugEvents(ctx.backend).pipe(
+  const hotplug$ = hotplugEvents(ctx.host).pipe(
     map((e) => ({
       t: stamp(),
       source: 'hotplug' as const,
