@@ -37,7 +37,6 @@ export class UsbDevice extends Device {
   readonly interfaces: UsbInterface[] = [];
   private readonly abort = new AbortController();
   private opens = 0;
-  private opening: Promise<void> | null = null;
   private readonly steps = new AsyncMutex();
 
   constructor(readonly host: HostDevice) {
