@@ -3,17 +3,23 @@ import { AsyncMutex, KeyedMutex } from '../../src/core/mutex.ts';
 
 const macrotask = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** Jobs that record when they start and end, across a macrotask; `fail` makes one reject. */
+const recorder =
+  (order: string[]) =>
+  (name: string, fail = false) =>
+  async (): Promise<string> => {
+    order.push(`start ${name}`);
+    await macrotask();
+    order.push(`end ${name}`);
+    if (fail) throw new Error(name);
+    return name;
+  };
+
 describe('AsyncMutex and KeyedMutex', () => {
   it('AsyncMutex runs jobs one at a time, in order; a failure reaches only its caller', async () => {
     const m = new AsyncMutex();
     const order: string[] = [];
-    const job = (name: string, fail = false) => async () => {
-      order.push(`start ${name}`);
-      await macrotask();
-      order.push(`end ${name}`);
-      if (fail) throw new Error(name);
-      return name;
-    };
+    const job = recorder(order);
     const a = m.run(job('1', true));
     const b = m.run(job('2'));
     expect(m.locked).to.equal(true);
@@ -27,13 +33,7 @@ describe('AsyncMutex and KeyedMutex', () => {
   it('KeyedMutex runs jobs one at a time per key, in order, across failures', async () => {
     const s = new KeyedMutex<string>();
     const order: string[] = [];
-    const job = (name: string, fail = false) => async () => {
-      order.push(`start ${name}`);
-      await macrotask();
-      order.push(`end ${name}`);
-      if (fail) throw new Error(name);
-      return name;
-    };
+    const job = recorder(order);
     const results = await Promise.allSettled([s.run('a', job('1', true)), s.run('a', job('2')), s.run('b', job('3'))]);
     expect(results.map((r) => r.status)).to.deep.equal(['rejected', 'fulfilled', 'fulfilled']);
     expect(order.indexOf('start 2')).to.be.greaterThan(order.indexOf('end 1'));
