@@ -27,18 +27,11 @@ export type {
   InterfaceStateSource,
 } from './descriptors.ts';
 
-export { MockUsbDevice, decodeSetup, encodeRequestType } from './device.ts';
-export type {
-  MockBehaviour,
-  MockDeviceContext,
-  ControlSetup,
-  ControlReply,
-  InReply,
-  OutReply,
-  TransferOptions,
-  MockUsbDeviceOptions,
-  ResourceReport,
-} from './device.ts';
+export { MockUsbDevice } from './device.ts';
+export type { MockUsbDeviceOptions, ResourceReport } from './device.ts';
+export { decodeSetup, encodeRequestType } from './emulation.ts';
+export type { MockBehaviour, MockDeviceContext, ControlSetup, ControlReply, InReply, OutReply } from './emulation.ts';
+export type { TransferOptions } from './endpoint-pipes.ts';
 
 export { TransferLog } from './transfer-log.ts';
 export type { TransferLogEntry, TransferLogOptions, TransferKind, SetupFields } from './transfer-log.ts';

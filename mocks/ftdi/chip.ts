@@ -15,7 +15,7 @@
 // - the RX buffer drives RTS / DTR / XOFF under flow control; when the host does not read, it
 //   fills, and on a paced wire the UART overruns.
 import type { DeviceDescriptor } from '../descriptors.ts';
-import type { ControlReply, ControlSetup, InReply, MockBehaviour, MockDeviceContext, OutReply } from '../device.ts';
+import type { ControlReply, ControlSetup, InReply, MockBehaviour, MockDeviceContext, OutReply } from '../emulation.ts';
 import { MockLabError } from '../errors.ts';
 import { UartPort, type InputPins, type LineErrorKind, type Parity } from '../uart.ts';
 import { FtdiDivisorRejected, ftdiChipBaudFromDivisor } from './clock.ts';

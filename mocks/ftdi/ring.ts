@@ -22,10 +22,6 @@ export class FlaggedRing {
     return this.capacity - this.size;
   }
 
-  get flagged(): number {
-    return this.flaggedCount;
-  }
-
   /** Appends clean bytes (the caller checked the space). */
   pushClean(bytes: Uint8Array): void {
     const cap = this.capacity;

@@ -18,7 +18,7 @@
 // - automatic XON/XOFF stops and restarts transmission when XOFF/XON arrive (seen when the host
 //   reads them); the characters stay in the data stream.
 import type { Pl2303Type } from '../../drivers/pl2303/types.ts';
-import type { ControlReply, ControlSetup, InReply, MockBehaviour, MockDeviceContext, OutReply } from '../device.ts';
+import type { ControlReply, ControlSetup, InReply, MockBehaviour, MockDeviceContext, OutReply } from '../emulation.ts';
 import { UartPort, type InputPins, type LineSettings, type UartPortOptions } from '../uart.ts';
 import { pl2303ChipBaud, Pl2303BaudRejected } from './baud-decode.ts';
 

@@ -1,6 +1,7 @@
 // USB devices and their interfaces as devices on the `usb` bus (Linux: usb_device and
 // usb_interface), built from a backend's HostDevice (a WebUSB USBDevice plus extras).
 import { Device } from '../core/index.ts';
+import { AsyncMutex } from '../core/mutex.ts';
 import { childLog } from '../log.ts';
 import { bcdFromVersion } from './descriptors.ts';
 import { formatPortPath, transferErrorKind, type HostDevice, type RawDeviceDescriptor, type UsbLocation } from './host.ts';
@@ -36,8 +37,7 @@ export class UsbDevice extends Device {
   readonly interfaces: UsbInterface[] = [];
   private readonly abort = new AbortController();
   private opens = 0;
-  private opening: Promise<void> | null = null;
-  private readonly lockTail = { p: Promise.resolve() as Promise<unknown> };
+  private readonly steps = new AsyncMutex();
 
   constructor(readonly host: HostDevice) {
     const u = host.usb;
@@ -101,9 +101,7 @@ export class UsbDevice extends Device {
 
   /** Runs device-level steps one at a time (two interfaces of one FT2232 probe at once). */
   serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lockTail.p.then(fn, fn);
-    this.lockTail.p = run.catch(() => undefined);
-    return run;
+    return this.steps.run(fn);
   }
 
   get openCount(): number {

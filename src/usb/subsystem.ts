@@ -4,6 +4,7 @@
 // that attach started); different ports proceed in parallel.
 import type { Subscription } from 'rxjs';
 import { DriverModel, defaultModel } from '../core/index.ts';
+import { KeyedMutex } from '../core/mutex.ts';
 import { childLog } from '../log.ts';
 import { createUsbBus, type UsbBus } from './bus.ts';
 import { UsbDevice } from './device.ts';
@@ -19,7 +20,7 @@ export interface UsbSubsystemOptions {
 export class UsbSubsystem {
   readonly bus: UsbBus;
   private readonly live = new Map<HostDevice, UsbDevice>();
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly queues = new KeyedMutex<string>();
   private readonly subscriptions = new Set<Subscription>();
   private applied = 0;
 
@@ -91,7 +92,7 @@ export class UsbSubsystem {
 
   /** Resolves when every queued attach and detach has been applied. */
   async settled(): Promise<void> {
-    while (this.queues.size > 0) await Promise.all([...this.queues.values()]);
+    while (this.queues.size > 0) await this.queues.idle();
     await this.model.settled();
   }
 
@@ -104,15 +105,15 @@ export class UsbSubsystem {
   }
 
   private enqueue(key: string, step: () => Promise<void>): void {
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const next = prev
-      .then(step)
-      .catch((err: unknown) => log.error({ err, device: key }, 'applying a hotplug event failed'))
-      .finally(() => {
+    void this.queues.run(key, async () => {
+      try {
+        await step();
+      } catch (err) {
+        log.error({ err, device: key }, 'applying a hotplug event failed');
+      } finally {
         this.applied++;
-        if (this.queues.get(key) === next) this.queues.delete(key);
-      });
-    this.queues.set(key, next);
+      }
+    });
   }
 
   private async add(dev: UsbDevice): Promise<void> {

@@ -233,6 +233,18 @@ describe('mocks/device: MockUsbDevice', () => {
       const setIface = dev.transferLog.find((e) => e.setup?.bRequest === 0x0b)!;
       expect(setIface.setup).to.deep.include({ bmRequestType: 0x01, wValue: 1, wIndex: 1 });
     });
+
+    it('an emulation callback that throws after a standard request fails that request; the default pipe keeps serving', async () => {
+      const { dev } = await setup({
+        alternateChanged: () => {
+          throw new Error('emulation bug in alternateChanged');
+        },
+        onControl: (s) => (s.requestType === 'vendor' ? new Uint8Array([7]) : undefined),
+      });
+      await dev.claimInterface(1);
+      expect((await rejection(dev.selectAlternateInterface(1, 1))).message).to.equal('emulation bug in alternateChanged');
+      expect(bytes(await dev.controlTransferIn(vendorIn(1), 1))).to.deep.equal([7]);
+    });
   });
 
   describe('endpoint checks', () => {

@@ -17,4 +17,4 @@ export {
   type WebUsbLike,
   type WebUsbBackendOptions,
 } from './webusb.ts';
-export { HostBackendError, usbError, type UsbErrorName } from './normalize.ts';
+export { HostBackendError, usbError, type UsbErrorName } from './errors.ts';

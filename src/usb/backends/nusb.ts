@@ -22,31 +22,22 @@ import {
   type UsbLocation,
 } from '../host.ts';
 import { childLog } from '../../log.ts';
-import {
-  ConfigurationTracker,
-  DeviceRegistry,
-  HostBackendError,
-  KeyedSerializer,
-  PendingTransfers,
-  WatchHub,
-  describeSetup,
-  errorMessage,
-  inOk,
-  inStatus,
-  outResult,
-  toBytes,
-  usbError,
-  type UsbErrorName,
-} from './normalize.ts';
+import { KeyedMutex } from '../../core/mutex.ts';
+import { ConfigurationTracker } from './configuration-tracker.ts';
+import { DeviceRegistry } from './device-registry.ts';
+import { HostBackendError, errorMessage, usbError, type UsbErrorName } from './errors.ts';
 import {
   existsSync,
-  importNative,
   missingUsbSysfs,
   readSysfsStringAsync,
   sysfsDeviceName,
   sysfsUsbRoot,
   type SysfsOptions,
-} from './libusb.ts';
+} from './linux-sysfs.ts';
+import { importNative } from './native-import.ts';
+import { PendingTransfers } from './pending-transfers.ts';
+import { describeSetup, inOk, inStatus, outResult, toBytes } from './transfer-results.ts';
+import { WatchHub } from './watch-hub.ts';
 
 const log = childLog('usb.backend.nusb');
 
@@ -325,7 +316,7 @@ export class NusbUsbDevice implements USBDevice {
   private gone = false;
   private tracker: ConfigurationTracker | null = null;
   private readonly pending = new PendingTransfers();
-  private readonly endpoints = new KeyedSerializer();
+  private readonly endpoints = new KeyedMutex<string>();
   /**
    * Native calls still running, each with its interface. usb 3.1 borrows the native device for
    * the whole of a transfer and cannot cancel it, so a release/close/reconfigure issued while one

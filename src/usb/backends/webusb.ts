@@ -5,7 +5,8 @@
 // Browser-safe: no Node imports.
 import { NoUsbSubsystemError, type HostBackend, type HostDevice, type HostEvent } from '../host.ts';
 import { childLog } from '../../log.ts';
-import { HostBackendError, WatchHub, errorMessage } from './normalize.ts';
+import { HostBackendError, errorMessage } from './errors.ts';
+import { WatchHub } from './watch-hub.ts';
 
 const log = childLog('usb.backend.webusb');
 

@@ -8,7 +8,7 @@ import type {
   LibusbModule,
   LibusbTransfer,
   LibusbTransferCallback,
-} from '../../../src/usb/backends/libusb.ts';
+} from '../../../src/usb/backends/libusb-module.ts';
 
 export function libusbError(errno: number, name: string): LibusbError {
   const e = new Error(name) as LibusbError;

@@ -3,12 +3,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NoUsbSubsystemError, transferErrorKind, type HostEvent } from '../../../src/usb/host.ts';
-import {
-  LibusbBackend,
-  decodeBcd,
-  mapLibusbError,
-  type LibusbUsbDevice,
-} from '../../../src/usb/backends/libusb.ts';
+import { LibusbBackend } from '../../../src/usb/backends/libusb.ts';
+import { decodeBcd } from '../../../src/usb/backends/libusb-descriptors.ts';
+import type { LibusbUsbDevice } from '../../../src/usb/backends/libusb-device.ts';
+import { mapLibusbError } from '../../../src/usb/backends/libusb-errors.ts';
 import { FakeLegacyDevice, FakeLibusb, libusbError, tick, waitFor } from './fake-libusb.ts';
 
 const NO_SYSFS = { platform: 'linux' as const, sysfsUsbPath: '/nonexistent/sys/bus/usb' };

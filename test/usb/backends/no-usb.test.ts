@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NoUsbSubsystemError } from '../../../src/usb/host.ts';
 import { createHostBackend, isHostBackendName } from '../../../src/usb/backends/select.ts';
-import { libusbFromNamespace } from '../../../src/usb/backends/libusb.ts';
+import { libusbFromNamespace } from '../../../src/usb/backends/libusb-module.ts';
 import { nusbFromNamespace } from '../../../src/usb/backends/nusb.ts';
 
 const HAS_USB = process.platform === 'linux' ? existsSync('/sys/bus/usb') : true;
