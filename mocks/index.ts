@@ -85,3 +85,4 @@ export * from './ftdi/index.ts';
 export * from './pl2303/index.ts';
 export { createMockLab, MockLab, labDriverSets, defaultLabOptions } from './lab.ts';
 export type { MockLabOptions, LabDongleSpec, LabPortSpec, LabWireSpec, LabHubSpec, LabDriverSet, LabDongle, DongleResources } from './lab.ts';
+export * from './replay/index.ts';
