@@ -6,5 +6,5 @@ export type { HostOp, DiffEntry, ReplayDiff } from './diff.ts';
 export { recordedDeviceSpec, parseConfiguration } from './descriptors.ts';
 export { recordedDevices, pickRecordedDevice, descriptorAnswer, ReplayCaptureError } from './session.ts';
 export type { RecordedDevice, RecordedTransfer } from './session.ts';
-export { ReplayLab, createReplayLab } from './lab.ts';
+export { ReplayLab, createReplayLab, chipFor } from './lab.ts';
 export type { ReplayOptions } from './lab.ts';

@@ -1,18 +1,21 @@
 // A replayed capture on a mock host of its own: the device a capture recorded, ready to plug,
 // with the diff of what was sent to it. The CLI's `replay` command and the tests start here.
-import { MockUsbDevice, MockUsbHost, type MockBehaviour } from '../index.ts';
+import { mockFtdiFromDescriptor, MockUsbDevice, MockUsbHost, pl2303FromDescriptor, type DeviceSpec, type MockBehaviour } from '../index.ts';
 import type { UsbmonEvent } from '../../src/capture/usbmon.ts';
 import type { HostBackend } from '../../src/usb/host.ts';
 import { ReplayBehaviour } from './behaviour.ts';
-import type { ReplayDiff } from './diff.ts';
+import { formatDiff, type ReplayDiff } from './diff.ts';
 import { recordedDeviceSpec } from './descriptors.ts';
-import { pickRecordedDevice, recordedDevices, type RecordedDevice } from './session.ts';
+import { pickRecordedDevice, recordedDevices, ReplayCaptureError, type RecordedDevice } from './session.ts';
 
 export interface ReplayOptions {
   /** Which recorded device, as "bus:device"; default the first one with descriptors (not a root hub). */
   device?: string;
-  /** Who answers requests the capture lacks: a chip emulation, or 'stall' (logged). */
-  fallback?: MockBehaviour | 'stall';
+  /**
+   * Who answers requests the capture lacks: a chip emulation, 'chip' (the FTDI or PL2303
+   * emulation the recorded descriptor names), or 'stall' (logged; the default).
+   */
+  fallback?: MockBehaviour | 'stall' | 'chip';
   compareStandard?: boolean;
 }
 
@@ -24,11 +27,13 @@ export class ReplayLab {
 
   constructor(events: readonly UsbmonEvent[], options: ReplayOptions = {}) {
     this.recorded = pickRecordedDevice(recordedDevices(events), options.device);
+    const spec = recordedDeviceSpec(this.recorded);
+    const fallback = options.fallback === 'chip' ? chipFor(spec) : options.fallback;
     this.behaviour = new ReplayBehaviour(this.recorded, {
-      ...(options.fallback ? { fallback: options.fallback } : {}),
+      ...(fallback ? { fallback } : {}),
       ...(options.compareStandard !== undefined ? { compareStandard: options.compareStandard } : {}),
     });
-    this.device = new MockUsbDevice(recordedDeviceSpec(this.recorded), this.behaviour);
+    this.device = new MockUsbDevice(spec, this.behaviour);
   }
 
   get backend(): HostBackend {
@@ -62,6 +67,10 @@ export class ReplayLab {
   diff(): ReplayDiff {
     return this.behaviour.diff();
   }
+  /** The diff as text lines (formatDiff). */
+  diffLines(): string[] {
+    return formatDiff(this.diff());
+  }
   /** Bulk/interrupt OUT data the recorded host wrote on the OUT endpoints of one interface, in order. */
   recordedWrites(interfaceNumber: number): Uint8Array[] {
     const eps = (this.device.configurations[0]?.interfaces.find((i) => i.interfaceNumber === interfaceNumber)?.alternates[0]?.endpoints ?? [])
@@ -73,6 +82,17 @@ export class ReplayLab {
     this.host.unplugAll();
     await this.host.flush();
     await this.host.close();
+  }
+}
+
+/** The chip emulation for a recorded FTDI (by bcdDevice) or PL2303 (by its IDs and bcdUSB/bcdDevice). */
+export function chipFor(spec: DeviceSpec): MockBehaviour {
+  const id = `${spec.idVendor.toString(16).padStart(4, '0')}:${spec.idProduct.toString(16).padStart(4, '0')}`;
+  try {
+    if (spec.idVendor === 0x0403) return mockFtdiFromDescriptor(spec).chip;
+    return pl2303FromDescriptor(spec).chip;
+  } catch (err) {
+    throw new ReplayCaptureError(`no chip emulation fits the recorded device ${id}: ${(err as Error).message}`);
   }
 }
 

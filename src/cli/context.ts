@@ -60,6 +60,8 @@ export interface CliContext {
 export interface ContextDeps {
   driverSets(): DriverSet[];
   createLab(): CliLab;
+  /** Wraps the backend before the subsystem attaches it (--capture records through it). */
+  wrapBackend?: (backend: HostBackend) => HostBackend;
 }
 
 export async function openContext(options: ContextOptions, deps: ContextDeps): Promise<CliContext> {
@@ -69,6 +71,7 @@ export async function openContext(options: ContextOptions, deps: ContextDeps): P
   let backend: HostBackend;
   try {
     backend = lab ? lab.backend : await createHostBackend(options.backend);
+    if (deps.wrapBackend) backend = deps.wrapBackend(backend);
   } catch (err) {
     throw noUsb(err);
   }

@@ -21,7 +21,7 @@ export const PAYLOAD = Uint8Array.from([0x68, 0x65, 0x6c, 0x6c, 0x6f]);
 /** Runs one session on a device behind a recorder; returns the capture. */
 export async function recordSession(
   device: MockUsbDevice,
-  driver: { specs: SerialDriverSpec[]; name: string; ids: UsbDeviceId[] },
+  driver: { specs: SerialDriverSpec[]; name: string; ids: readonly UsbDeviceId[] },
   settings: Partial<SerialSettings>,
   payload = PAYLOAD,
 ): Promise<Session> {
@@ -80,7 +80,7 @@ export function pl2303hxWithLoopback(): MockUsbDevice {
  */
 export async function replaySession(
   lab: import('../../mocks/index.ts').ReplayLab,
-  driver: { specs: SerialDriverSpec[]; name: string; ids: UsbDeviceId[] },
+  driver: { specs: SerialDriverSpec[]; name: string; ids: readonly UsbDeviceId[] },
   settings: Partial<SerialSettings>,
 ) {
   const usb = new UsbSubsystem({ model: new DriverModel() });
