@@ -8,6 +8,7 @@ export * from './serial/index.ts';
 export * from '../drivers/ftdi/index.ts';
 export * from '../drivers/pl2303/index.ts';
 export * from './stress/index.ts';
+export * from './capture/index.ts';
 export { log, childLog } from './log.ts';
 
 /** The attribute tree of the default driver model (sysfs-like: read, write, list). */
