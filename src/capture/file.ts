@@ -72,6 +72,11 @@ export function captureBackend(backend: HostBackend, path: string, options: Reco
   };
 }
 
+interface Sequenced {
+  seq: number;
+  event: UsbmonEvent;
+}
+
 export interface MemoryCaptureOptions extends RecorderOptions {
   /** Events kept per device (the oldest go first; the enumeration exchange is always kept). Default 100000. */
   limitPerDevice?: number;
@@ -83,8 +88,8 @@ export interface MemoryCaptureOptions extends RecorderOptions {
  */
 export class MemoryCapture {
   readonly recorder: UsbRecorder;
-  private readonly perDevice = new Map<string, { head: UsbmonEvent[]; tail: UsbmonEvent[]; dropped: number }>();
-  private readonly order: { key: string; event: UsbmonEvent }[] = [];
+  private readonly perDevice = new Map<string, { head: Sequenced[]; tail: Sequenced[]; dropped: number }>();
+  private seq = 0;
   private readonly limit: number;
 
   constructor(options: MemoryCaptureOptions = {}) {
@@ -113,9 +118,9 @@ export class MemoryCapture {
   /** The events of the given devices (default all), in time order. */
   events(keys?: readonly string[]): UsbmonEvent[] {
     const want = keys ? new Set(keys) : undefined;
-    const kept = new Set<UsbmonEvent>();
-    for (const [key, d] of this.perDevice) if (!want || want.has(key)) for (const e of [...d.head, ...d.tail]) kept.add(e);
-    return this.order.filter((o) => kept.has(o.event)).map((o) => o.event);
+    const kept: Sequenced[] = [];
+    for (const [key, d] of this.perDevice) if (!want || want.has(key)) kept.push(...d.head, ...d.tail);
+    return kept.sort((a, b) => a.seq - b.seq).map((s) => s.event);
   }
 
   pcapng(keys?: readonly string[]): Uint8Array {
@@ -129,16 +134,15 @@ export class MemoryCapture {
   private add(event: UsbmonEvent, key: string): void {
     let d = this.perDevice.get(key);
     if (!d) this.perDevice.set(key, (d = { head: [], tail: [], dropped: 0 }));
+    const s = { seq: this.seq++, event };
     // The first four events are the synthesised GET_DESCRIPTOR exchanges dissectors need.
-    if (d.head.length < 4 && d.tail.length === 0 && event.setup?.bRequest === 6 && event.setup.bmRequestType === 0x80) d.head.push(event);
-    else if (d.head.length < 4 && d.tail.length === 0 && event.type === 'C' && d.head.some((h) => h.id === event.id)) d.head.push(event);
-    else d.tail.push(event);
-    this.order.push({ key, event });
+    const enumerating = d.head.length < 4 && d.tail.length === 0;
+    if (enumerating && event.setup?.bRequest === 6 && event.setup.bmRequestType === 0x80) d.head.push(s);
+    else if (enumerating && event.type === 'C' && d.head.some((h) => h.event.id === event.id)) d.head.push(s);
+    else d.tail.push(s);
     if (d.tail.length > this.limit) {
-      const gone = d.tail.shift()!;
+      d.tail.shift();
       d.dropped++;
-      const at = this.order.findIndex((o) => o.event === gone);
-      if (at >= 0) this.order.splice(at, 1);
     }
   }
 }
