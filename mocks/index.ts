@@ -78,3 +78,4 @@ export * from './ftdi/index.ts';
 export * from './pl2303/index.ts';
 export { createMockLab, MockLab, defaultLabOptions } from './lab.ts';
 export type { MockLabOptions, LabDongleSpec, LabPortSpec, LabWireSpec, LabHubSpec, LabDriverSet, LabDongle, DongleResources } from './lab.ts';
+export * from './replay/index.ts';

@@ -10,6 +10,7 @@ export * from '../drivers/pl2303/index.ts';
 export { defaultDriverSets } from '../drivers/index.ts';
 export * from './stress/index.ts';
 export { createStack, type StackOptions, type UsbSerialStack } from './stack.ts';
+export * from './capture/index.ts';
 export { log, childLog } from './log.ts';
 
 /** The attribute tree of the default driver model (sysfs-like: read, write, list). */

@@ -38,13 +38,16 @@ export interface CliContext extends UsbSerialStack {
 export interface ContextDeps {
   driverSets(): UsbSerialDriverSet[];
   createLab(options: { pacing: boolean }): CliLab;
+  /** Wraps the backend before the stack attaches it (--capture records through it). */
+  wrapBackend?: (backend: HostBackend) => HostBackend;
 }
 
 export async function openContext(options: ContextOptions, deps: ContextDeps): Promise<CliContext> {
   const lab = options.mockLab ? deps.createLab({ pacing: options.paced ?? false }) : undefined;
   let stack: UsbSerialStack;
   try {
-    const host = lab ? lab.backend : await createHostBackend(options.backend);
+    const raw = lab ? lab.backend : await createHostBackend(options.backend);
+    const host = deps.wrapBackend ? deps.wrapBackend(raw) : raw;
     lab?.plugAll();
     await lab?.flush();
     stack = await createStack({ host, driverSets: options.drivers === false ? [] : deps.driverSets(), closeHost: !lab });

@@ -4,6 +4,8 @@
 import { Command, Option } from 'commander';
 import { defaultDriverSets } from '../../drivers/index.ts';
 import { createMockLab } from '../../mocks/lab.ts';
+import { createReplayLab } from '../../mocks/replay/index.ts';
+import { captureBackend, type CaptureHandle } from '../capture/index.ts';
 import { HOST_BACKEND_NAMES, type HostBackendName } from '../index.ts';
 import { registerStressCommand, type StressCommandContext } from '../stress/cli.ts';
 import { attrCommand } from './commands/attr.ts';
@@ -12,6 +14,7 @@ import { demo } from './commands/demo.ts';
 import { printList } from './commands/list.ts';
 import { loopbackCommand } from './commands/loopback.ts';
 import { monitor } from './commands/monitor.ts';
+import { replayCommand } from './commands/replay.ts';
 import { openContext, type CliContext, type ContextDeps } from './context.ts';
 import { describeError, EXIT } from './errors.ts';
 import { output, parseSize } from './output.ts';
@@ -30,6 +33,7 @@ interface GlobalOptions {
   paced: boolean;
   backend: HostBackendName;
   json: boolean;
+  capture?: string;
 }
 
 const program = new Command();
@@ -40,6 +44,7 @@ program
   .option('--paced', 'mock lab: run the emulated UARTs at their baud rates (default: as fast as their FIFOs drain)', false)
   .addOption(new Option('--backend <name>', 'USB backend for real devices').choices([...HOST_BACKEND_NAMES]).default('auto'))
   .option('--json', 'machine-readable output (JSON; JSON lines for streams)', false)
+  .option('--capture <file>', 'record every USB transfer to this pcapng file (usbmon link type, for Wireshark/tshark)')
   .option('-v, --verbose', 'log more to stderr: -v info, -vv debug (default: warnings and errors; or set LOG_LEVEL)', (_v: string, n: number) => n + 1, 0)
   .showHelpAfterError()
   .exitOverride();
@@ -58,16 +63,31 @@ async function alive<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** --capture FILE: the backend wrapper that records to the file, and closing it. */
+function captureOption(g: GlobalOptions): { deps: Pick<ContextDeps, 'wrapBackend'>; close(): Promise<void> } {
+  let handle: CaptureHandle | undefined;
+  const file = g.capture;
+  return {
+    deps: file === undefined ? {} : { wrapBackend: (b) => (handle = captureBackend(b, file)).backend },
+    close: async () => handle?.close(),
+  };
+}
+
 /** Runs a command body in a context; errors become one line and an exit code (below). */
 function withContext(body: (ctx: CliContext, g: GlobalOptions) => Promise<number | void>, drivers = true): Promise<void> {
   return alive(async () => {
     const g = program.opts<GlobalOptions>();
-    const ctx = await openContext({ mockLab: g.mockLab, paced: g.paced, backend: g.backend, drivers }, deps);
+    const capture = captureOption(g);
     try {
-      const code = await body(ctx, g);
-      if (typeof code === 'number') process.exitCode = code;
+      const ctx = await openContext({ mockLab: g.mockLab, paced: g.paced, backend: g.backend, drivers }, { ...deps, ...capture.deps });
+      try {
+        const code = await body(ctx, g);
+        if (typeof code === 'number') process.exitCode = code;
+      } finally {
+        await ctx.close();
+      }
     } finally {
-      await ctx.close();
+      await capture.close();
     }
   });
 }
@@ -147,6 +167,32 @@ program
     const ok = await alive(() => demo(output(program.opts<GlobalOptions>().json)));
     process.exitCode = ok ? EXIT.ok : EXIT.failed;
   });
+
+addLineOptions(
+  program
+    .command('replay')
+    .argument('<file>', 'a capture: pcapng or pcap in usbmon link type (189/220), or usbmon text')
+    .description("play a capture back as an emulated device to our drivers and diff what they send against the recorded host's requests")
+    .option('--device <bus:dev>', 'which recorded device (default: the first with descriptors)')
+    .addOption(new Option('--fallback <who>', 'who answers requests the capture lacks').choices(['stall', 'chip']).default('stall'))
+    .option('--compare-standard', 'diff standard requests too (enumeration, SET_CONFIGURATION)', false)
+    .option('--settle <ms>', 'how long to wait for the echo of what was written', '1000'),
+).action((file: string, o: LineOptionValues & { device?: string; fallback: 'stall' | 'chip'; compareStandard: boolean; settle: string }) =>
+  alive(async () => {
+    const g = program.opts<GlobalOptions>();
+    const capture = captureOption(g);
+    try {
+      process.exitCode = await replayCommand(
+        output(g.json),
+        file,
+        { ...(o.device !== undefined ? { device: o.device } : {}), fallback: o.fallback, compareStandard: o.compareStandard, settings: lineSettings(o), settle: Number(o.settle) },
+        { driverSets: defaultDriverSets, createReplay: (events, ro) => createReplayLab(events, ro), ...capture.deps },
+      );
+    } finally {
+      await capture.close();
+    }
+  }),
+);
 
 registerStressCommand(program, deps);
 
