@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages the test suite needs when they are missing: tshark (the capture
-# tests read our pcapng files with it). Idempotent: does nothing when every tool is there. Runs
+# tests read our pcapng files with it) and chromium (the web page is tested in it). Idempotent: does nothing when every tool is there. Runs
 # apt-get only as root, or with sudo when CI=true; otherwise it names what to install and fails.
 set -eu
 
 missing=""
 command -v tshark >/dev/null 2>&1 || missing="$missing tshark"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then

@@ -1,9 +1,8 @@
 // The page's one composition: a Web Serial `Serial` over our usb-serial drivers, read from either
 // the browser's navigator.usb (real adapters) or the emulated lab running inside the page.
-import { DriverModel } from '../../src/core/index.ts';
-import { registerUsbSerialDrivers } from '../../src/serial/register.ts';
 import { createWebSerial, type Serial, type SerialPortFilter } from '../../src/serial/web-serial.ts';
-import { createWebUsbBackend, UsbSubsystem, type WebUsbLike } from '../../src/usb/index.ts';
+import { createStack } from '../../src/stack.ts';
+import { createWebUsbBackend, type WebUsbLike } from '../../src/usb/index.ts';
 import { defaultDriverSets } from '../../drivers/index.ts';
 import { createMockLab, type MockLab } from '../../mocks/index.ts';
 import { EmulatedNavigatorUsb } from './emulated-usb.ts';
@@ -34,7 +33,7 @@ export async function createPageSerial(o: PageSerialOptions): Promise<PageSerial
   if (o.mode === 'emulated') {
     // No kernel driver holds the emulated interfaces: the host a browser page meets on Windows
     // with WinUSB, or on Linux once ftdi_sio/pl2303 are unbound (Chromium cannot detach them).
-    lab = createMockLab({ pacing: o.pacing ?? true, driverSets: [], host: { kernelDriver: { bound: 'none' } } });
+    lab = createMockLab({ pacing: o.pacing ?? true, driverSets: defaultDriverSets(), host: { kernelDriver: { bound: 'none' } } });
     lab.plugAll();
     await lab.flush();
     webusb = new EmulatedNavigatorUsb(lab, o.choose);
@@ -43,13 +42,11 @@ export async function createPageSerial(o: PageSerialOptions): Promise<PageSerial
     if (!nav) throw new Error('This browser has no WebUSB (navigator.usb): use Chrome, Edge or Opera on desktop or Android, over https or localhost.');
     webusb = nav as unknown as PageSerial['webusb'];
   }
-  const usb = new UsbSubsystem({ model: new DriverModel() });
   const backend = createWebUsbBackend({ usb: webusb });
-  await usb.attachBackend(backend);
   const sets = defaultDriverSets();
-  for (const set of sets) await registerUsbSerialDrivers(set.specs, set.name, set.ids, { usbBus: usb.bus });
+  const stack = await createStack({ host: backend, driverSets: sets });
   const filters = filtersOf(sets.flatMap((s) => s.ids));
-  const serial = createWebSerial({ usb, webusb, backend });
+  const serial = createWebSerial({ usb: stack.usb, webusb, backend });
   return { mode: o.mode, serial, filters, lab, webusb };
 }
 
