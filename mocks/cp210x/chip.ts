@@ -42,6 +42,12 @@ export interface Cp210xChipRefusal {
 
 export interface Cp210xChipOptions {
   uart?: UartPortOptions;
+  /**
+   * A counterfeit CP2102: GET_PARTNUM asked for 2 bytes answers 1 (genuine parts answer 2; the
+   * second byte here is a stand-in 0), and EMBED_EVENTS stalls. Linux's `cp2102_determine_quirks`
+   * uses the short answer to stay out of event mode.
+   */
+  counterfeit?: boolean;
 }
 
 /** The flow structure of SET_FLOW / GET_FLOW, decoded. */
@@ -125,7 +131,10 @@ export class Cp210xChip implements MockBehaviour {
   private ctx: MockDeviceContext | null = null;
   private power = 0;
 
+  readonly counterfeit: boolean;
+
   constructor(readonly part: Cp210xPartInfo, options: Cp210xChipOptions = {}) {
+    this.counterfeit = options.counterfeit ?? false;
     this.ports = part.ports.map((m, n) => new Cp210xEmulatedPort(n, m, options.uart));
     for (const p of this.ports) {
       p.uart.onRx(() => {
@@ -187,7 +196,6 @@ export class Cp210xChip implements MockBehaviour {
     if (s.recipient !== 'interface') return this.refuse(s, 'port requests go to an interface');
     const p = this.ports[s.wIndex];
     if (!p) return this.refuse(s, `no interface ${s.wIndex} on ${this.part.part}`);
-
     const want = (dir: 'in' | 'out', len: number): string | null =>
       s.direction !== dir ? `request 0x${s.bRequest.toString(16)} is ${dir.toUpperCase()}` : dir === 'out' && (data?.length ?? 0) !== len ? `request 0x${s.bRequest.toString(16)} carries ${len} bytes` : null;
     let why: string | null;
@@ -286,6 +294,7 @@ export class Cp210xChip implements MockBehaviour {
       case CP210X_REQ.EMBED_EVENTS:
         if ((why = want('out', 0))) return this.refuse(s, why);
         if (s.wValue > 0xff) return this.refuse(s, 'EMBED_EVENTS takes an escape byte');
+        if (this.counterfeit) return this.refuse(s, 'this counterfeit part has no event insertion');
         p.escape = s.wValue;
         return 'ack';
       case CP210X_REQ.GET_BAUDRATE: {
@@ -362,7 +371,7 @@ export class Cp210xChip implements MockBehaviour {
     if (s.direction !== 'in') return this.refuse(s, 'this emulation answers VENDOR_SPECIFIC reads only');
     switch (s.wValue) {
       case 0x370b: // GET_PARTNUM
-        return Uint8Array.of(this.part.partnum);
+        return this.counterfeit ? Uint8Array.of(this.part.partnum) : Uint8Array.of(this.part.partnum, 0x00);
       case 0x000e: // GET_FW_VER (CP2105/CP2108)
         if (this.part.part === 'CP2105' || this.part.part === 'CP2108') return Uint8Array.from(this.part.firmware ?? []);
         return this.refuse(s, `${this.part.part} has no GET_FW_VER`);

@@ -38,6 +38,21 @@ describe('emulated CP210x: descriptors and part number', () => {
   });
 });
 
+describe('emulated CP210x: counterfeit CP2102', () => {
+  it('GET_PARTNUM with wLength 2: two bytes from a genuine part, one from a counterfeit, whose EMBED_EVENTS stalls', async () => {
+    const partnum2 = (d: Dev) => d.controlTransferIn({ requestType: 'vendor', recipient: 'device', request: 0xff, value: 0x370b, index: 0 }, 2);
+    const genuine = await plugged('CP2102');
+    expect((await partnum2(genuine.device)).data!.byteLength).to.equal(2);
+    const host = new MockUsbHost({ kernelDriver: { bound: 'none' } });
+    const fake = createCp210x('CP2102', { chip: { counterfeit: true } });
+    host.plug(fake.device);
+    await fake.device.open();
+    await fake.device.claimInterface(0);
+    expect(bytes((await partnum2(fake.device)).data)).to.deep.equal([0x02]);
+    expect((await out(fake.device, 0x15, 0xec)).status).to.equal('stall');
+  });
+});
+
 describe('emulated CP210x: requests', () => {
   it('line control, break, MHS with masks, GET_MDMSTS, chars, flow, comm status; bad requests stall', async () => {
     const { device, chip } = await plugged('CP2102');
