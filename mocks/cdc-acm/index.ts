@@ -3,6 +3,7 @@
 // behaviour is a CdcAcmChip with a UartPort.
 import { MockUsbDevice, type MockUsbDeviceOptions } from '../device.ts';
 import type { DeviceSpec } from '../descriptors.ts';
+import { parseLsusb } from '../lsusb.ts';
 import { cdcAcmBoardInfo, cdcAcmDeviceSpec, type CdcAcmBoard } from './boards.ts';
 import { CdcAcmChip, type CdcAcmChipOptions } from './chip.ts';
 
@@ -24,4 +25,10 @@ export interface EmulatedCdcAcmOptions {
 export function createCdcAcm(board: CdcAcmBoard, options: EmulatedCdcAcmOptions = {}): EmulatedCdcAcm {
   const chip = new CdcAcmChip(cdcAcmBoardInfo(board), options.chip);
   return { device: new MockUsbDevice(cdcAcmDeviceSpec(board, options.descriptor), chip, options.device), chip };
+}
+
+/** An emulated ACM board with the descriptors of `lsusb -v` text; the board says where its interfaces and endpoints are. */
+export function cdcAcmFromLsusb(text: string, board: CdcAcmBoard, options: Omit<EmulatedCdcAcmOptions, 'descriptor'> = {}): EmulatedCdcAcm {
+  const chip = new CdcAcmChip(cdcAcmBoardInfo(board), options.chip);
+  return { device: new MockUsbDevice(parseLsusb(text), chip, options.device), chip };
 }
