@@ -25,6 +25,8 @@ export interface AlternateSettingDescriptor {
   /** 0 means no string. */
   readonly iInterface: number;
   readonly endpoints: readonly EndpointDescriptor[];
+  /** Class-specific descriptors sent right after the interface descriptor (CDC functional descriptors), raw bytes. */
+  readonly extra?: readonly number[];
 }
 
 export interface InterfaceDescriptor {
@@ -42,6 +44,18 @@ export interface ConfigurationDescriptor {
   /** Maximum power in mA (lsusb's MaxPower); encoded in 2 mA units (8 mA for USB 3). */
   readonly maxPowerMa: number;
   readonly interfaces: readonly InterfaceDescriptor[];
+  /** Interface association descriptors (IAD), each sent before its first interface. */
+  readonly associations?: readonly InterfaceAssociationDescriptor[];
+}
+
+/** An interface association descriptor (USB IAD ECN): groups interfaces of one function. */
+export interface InterfaceAssociationDescriptor {
+  readonly bFirstInterface: number;
+  readonly bInterfaceCount: number;
+  readonly bFunctionClass: number;
+  readonly bFunctionSubClass: number;
+  readonly bFunctionProtocol: number;
+  readonly iFunction: number;
 }
 
 /**
@@ -93,6 +107,8 @@ export interface AlternateSpec {
   iInterface?: number;
   interfaceName?: string;
   endpoints?: EndpointSpec[];
+  /** Class-specific descriptors (whole descriptors, bLength first) after the interface descriptor. */
+  extra?: ArrayLike<number>;
 }
 
 /** An interface with its alternates, or the shorthand: a single alternate (setting 0). */
@@ -108,6 +124,7 @@ export interface ConfigurationSpec {
   /** Default 100. */
   maxPowerMa?: number;
   interfaces?: InterfaceSpec[];
+  associations?: InterfaceAssociationDescriptor[];
 }
 
 export interface DeviceSpec {
@@ -246,6 +263,7 @@ export function defineDevice(spec: DeviceSpec | DeviceDescriptor): DeviceDescrip
             bInterfaceProtocol: u8(a.bInterfaceProtocol ?? 0, `${where}: bInterfaceProtocol`),
             iInterface: index(a.iInterface, a.interfaceName),
             endpoints,
+            ...(a.extra !== undefined ? { extra: checkExtra(Array.from(a.extra), where) } : {}),
           };
         })
         .sort((x, y) => x.bAlternateSetting - y.bAlternateSetting);
@@ -285,6 +303,7 @@ export function defineDevice(spec: DeviceSpec | DeviceDescriptor): DeviceDescrip
       bmAttributes: u8(c.bmAttributes ?? 0x80, 'bmAttributes'),
       maxPowerMa: c.maxPowerMa ?? 100,
       interfaces: interfaces.sort((x, y) => x.bInterfaceNumber - y.bInterfaceNumber),
+      ...(c.associations !== undefined ? { associations: c.associations.map((a) => checkAssociation(a, interfaces, bConfigurationValue)) } : {}),
     };
   });
   const values = new Set<number>();
@@ -322,6 +341,33 @@ export function defineDevice(spec: DeviceSpec | DeviceDescriptor): DeviceDescrip
   };
   normalised.add(d);
   return deepFreeze(d);
+}
+
+/** Class-specific descriptor bytes: whole descriptors (bLength >= 2, bytes) filling the array exactly. */
+function checkExtra(bytes: number[], where: string): number[] {
+  for (let at = 0; at < bytes.length; ) {
+    const len = bytes[at];
+    if (!(len >= 2) || at + len > bytes.length) throw new DescriptorError(`${where}: extra descriptor at offset ${at} has bad bLength ${len}`);
+    at += len;
+  }
+  bytes.forEach((b, k) => u8(b, `${where}: extra byte ${k}`));
+  return bytes;
+}
+
+function checkAssociation(a: InterfaceAssociationDescriptor, interfaces: InterfaceDescriptor[], config: number): InterfaceAssociationDescriptor {
+  const where = `configuration ${config}: association at interface ${a.bFirstInterface}`;
+  if (!(a.bInterfaceCount >= 1)) throw new DescriptorError(`${where}: bInterfaceCount must be at least 1`);
+  for (let n = a.bFirstInterface; n < a.bFirstInterface + a.bInterfaceCount; n++) {
+    if (!interfaces.some((i) => i.bInterfaceNumber === n)) throw new DescriptorError(`${where}: interface ${n} does not exist`);
+  }
+  return {
+    bFirstInterface: u8(a.bFirstInterface, `${where}: bFirstInterface`),
+    bInterfaceCount: u8(a.bInterfaceCount, `${where}: bInterfaceCount`),
+    bFunctionClass: u8(a.bFunctionClass, `${where}: bFunctionClass`),
+    bFunctionSubClass: u8(a.bFunctionSubClass, `${where}: bFunctionSubClass`),
+    bFunctionProtocol: u8(a.bFunctionProtocol, `${where}: bFunctionProtocol`),
+    iFunction: u8(a.iFunction, `${where}: iFunction`),
+  };
 }
 
 const normalised = new WeakSet<object>();
@@ -408,6 +454,7 @@ export const DescriptorType = {
   INTERFACE: 4,
   ENDPOINT: 5,
   DEVICE_QUALIFIER: 6,
+  INTERFACE_ASSOCIATION: 0x0b,
 } as const;
 
 /** The 18-byte device descriptor. */
@@ -440,9 +487,15 @@ const transferTypeBits: Record<EndpointTransferType, number> = { control: 0, iso
 export function encodeConfigurationDescriptor(c: ConfigurationDescriptor, bcdUSB = 0x0200): Uint8Array {
   const body: number[] = [];
   for (const i of c.interfaces) {
+    for (const f of c.associations ?? []) {
+      if (f.bFirstInterface !== i.bInterfaceNumber) continue;
+      body.push(8, DescriptorType.INTERFACE_ASSOCIATION, f.bFirstInterface, f.bInterfaceCount);
+      body.push(f.bFunctionClass, f.bFunctionSubClass, f.bFunctionProtocol, f.iFunction);
+    }
     for (const a of i.alternates) {
       body.push(9, DescriptorType.INTERFACE, i.bInterfaceNumber, a.bAlternateSetting, a.endpoints.length);
       body.push(a.bInterfaceClass, a.bInterfaceSubClass, a.bInterfaceProtocol, a.iInterface);
+      if (a.extra) body.push(...a.extra);
       for (const e of a.endpoints) {
         body.push(7, DescriptorType.ENDPOINT, e.bEndpointAddress, transferTypeBits[e.type]);
         body.push(e.wMaxPacketSize & 0xff, e.wMaxPacketSize >> 8, e.bInterval);

@@ -1,7 +1,9 @@
 // A descriptor set from the text `lsusb -v` prints, so a real dongle's descriptors can be
 // pasted into a test. It reads the Device, Configuration, Interface and Endpoint descriptor
-// blocks by indentation and skips everything else (class-specific blocks, Device Qualifier,
-// Device Status, BOS, hub and HID descriptors).
+// blocks by indentation, plus the CDC functional descriptors (Header, Call Management, ACM,
+// Union: kept as class-specific bytes after their interface) and Interface Association blocks,
+// and skips everything else (other class-specific blocks, Device Qualifier, Device Status, BOS,
+// hub and HID descriptors).
 import {
   defineDevice,
   type AlternateSpec,
@@ -38,11 +40,18 @@ interface InterfaceBlock {
   line: Line;
   fields: Fields;
   endpoints: EndpointBlock[];
+  cdc: CdcBlock[];
+}
+interface CdcBlock {
+  name: string;
+  line: Line;
+  fields: Fields;
 }
 interface ConfigBlock {
   line: Line;
   fields: Fields;
   interfaces: InterfaceBlock[];
+  associations: EndpointBlock[];
 }
 interface DeviceBlock {
   line: Line;
@@ -58,7 +67,16 @@ type Context =
   | { kind: 'config'; indent: number; block: ConfigBlock }
   | { kind: 'interface'; indent: number; block: InterfaceBlock }
   | { kind: 'endpoint'; indent: number; block: EndpointBlock }
+  | { kind: 'fields'; indent: number; block: { fields: Fields } }
   | { kind: 'skip'; indent: number };
+
+/** CDC functional descriptors lsusb prints, by block name: their subtype (CDC 1.2 Table 13). */
+const CDC_BLOCKS: ReadonlyMap<string, number> = new Map([
+  ['CDC Header', 0x00],
+  ['CDC Call Management', 0x01],
+  ['CDC ACM', 0x02],
+  ['CDC Union', 0x06],
+]);
 
 const BUS_LINE = /^Bus (\d+) Device (\d+): ID ([0-9a-fA-F]{4}):([0-9a-fA-F]{4})/;
 const MULTIWORD = ['Transfer Type', 'Synch Type', 'Usage Type'];
@@ -114,12 +132,12 @@ export function parseLsusbAll(text: string): LsusbDevice[] {
         stack = [{ kind: 'device', indent: line.indent, block: dev }];
       } else if (name === 'Configuration Descriptor') {
         if (top?.kind !== 'device') throw new LsusbParseError(line.no, line.raw, 'Configuration Descriptor outside a Device Descriptor');
-        const block: ConfigBlock = { line, fields: new Map(), interfaces: [] };
+        const block: ConfigBlock = { line, fields: new Map(), interfaces: [], associations: [] };
         top.block.configs.push(block);
         stack.push({ kind: 'config', indent: line.indent, block });
       } else if (name === 'Interface Descriptor') {
         if (top?.kind !== 'config') throw new LsusbParseError(line.no, line.raw, 'Interface Descriptor outside a Configuration Descriptor');
-        const block: InterfaceBlock = { line, fields: new Map(), endpoints: [] };
+        const block: InterfaceBlock = { line, fields: new Map(), endpoints: [], cdc: [] };
         top.block.interfaces.push(block);
         stack.push({ kind: 'interface', indent: line.indent, block });
       } else if (name === 'Endpoint Descriptor') {
@@ -127,8 +145,16 @@ export function parseLsusbAll(text: string): LsusbDevice[] {
         const block: EndpointBlock = { line, fields: new Map() };
         top.block.endpoints.push(block);
         stack.push({ kind: 'endpoint', indent: line.indent, block });
+      } else if (name === 'Interface Association' && top?.kind === 'config') {
+        const block: EndpointBlock = { line, fields: new Map() };
+        top.block.associations.push(block);
+        stack.push({ kind: 'fields', indent: line.indent, block });
+      } else if (CDC_BLOCKS.has(name) && top?.kind === 'interface') {
+        const block: CdcBlock = { name, line, fields: new Map() };
+        top.block.cdc.push(block);
+        stack.push({ kind: 'fields', indent: line.indent, block });
       } else {
-        // Class-specific and other blocks (CDC Header, Interface Association, Device Qualifier, ...).
+        // Other class-specific blocks, Device Qualifier, ...
         stack.push({ kind: 'skip', indent: line.indent });
       }
       continue;
@@ -240,7 +266,20 @@ function build(d: DeviceBlock): LsusbDevice {
           bInterval: num(e.fields, 'bInterval', e.line) ?? 0,
         };
       });
+      const extra: number[] = [];
+      for (const b of i.cdc) {
+        const sub = CDC_BLOCKS.get(b.name)!;
+        const n8 = (k: string) => num(b.fields, k, b.line, true)! & 0xff;
+        if (sub === 0x00) {
+          const v = bcd(b.fields, 'bcdCDC', b.line);
+          if (v === undefined) throw new LsusbParseError(b.line.no, b.line.raw, 'bcdCDC missing in this block');
+          extra.push(5, 0x24, sub, v & 0xff, v >> 8);
+        } else if (sub === 0x01) extra.push(5, 0x24, sub, n8('bmCapabilities'), n8('bDataInterface'));
+        else if (sub === 0x02) extra.push(4, 0x24, sub, n8('bmCapabilities'));
+        else extra.push(5, 0x24, sub, n8('bMasterInterface'), n8('bSlaveInterface'));
+      }
       const alt: AlternateSpec = {
+        ...(i.cdc.length > 0 ? { extra } : {}),
         bAlternateSetting: num(i.fields, 'bAlternateSetting', i.line) ?? 0,
         bInterfaceClass: num(i.fields, 'bInterfaceClass', i.line) ?? 0,
         bInterfaceSubClass: num(i.fields, 'bInterfaceSubClass', i.line) ?? 0,
@@ -264,6 +303,18 @@ function build(d: DeviceBlock): LsusbDevice {
       bmAttributes: num(c.fields, 'bmAttributes', c.line),
       maxPowerMa,
       interfaces: [...byNumber.values()],
+      ...(c.associations.length > 0
+        ? {
+            associations: c.associations.map((a) => ({
+              bFirstInterface: num(a.fields, 'bFirstInterface', a.line, true)!,
+              bInterfaceCount: num(a.fields, 'bInterfaceCount', a.line, true)!,
+              bFunctionClass: num(a.fields, 'bFunctionClass', a.line) ?? 0,
+              bFunctionSubClass: num(a.fields, 'bFunctionSubClass', a.line) ?? 0,
+              bFunctionProtocol: num(a.fields, 'bFunctionProtocol', a.line) ?? 0,
+              iFunction: num(a.fields, 'iFunction', a.line) ?? 0,
+            })),
+          }
+        : {}),
     };
   });
   const declared = num(f, 'bNumConfigurations', h);
