@@ -79,3 +79,6 @@ export * from './pl2303/index.ts';
 export { createMockLab, MockLab, defaultLabOptions } from './lab.ts';
 export type { MockLabOptions, LabDongleSpec, LabPortSpec, LabWireSpec, LabHubSpec, LabDriverSet, LabDongle, DongleResources } from './lab.ts';
 export * from './replay/index.ts';
+export * from './cp210x/index.ts';
+export * from './ch34x/index.ts';
+export * from './cdc-acm/index.ts';
