@@ -4,6 +4,7 @@
 // is yanked mid-transfer; everything is torn down and checked for leaks.
 import {
   DriverModel,
+  inspectDriver,
   deregisterUsbSerialDrivers,
   registerUsbSerialDrivers,
   UsbSubsystem,
@@ -101,8 +102,8 @@ export async function demo(out: Output): Promise<boolean> {
   say('');
   say('== 5. teardown and leak check ==');
   for (const r of registrations.reverse()) await deregisterUsbSerialDrivers(r);
-  const pins = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + d.pins.size, 0);
-  const dynIds = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + d.dynIds.size, 0);
+  const pins = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + inspectDriver(d).pinCount, 0);
+  const dynIds = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + inspectDriver(d).dynamicIds.length, 0);
   const leaks = lab.dongles().map((n) => lab.resources(n)).reduce((n, r) => n + r.claimedInterfaces.length + r.pendingTransfers + (r.opened ? 1 : 0), 0);
   await usb.stop();
   await lab.close();
