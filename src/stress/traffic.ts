@@ -59,14 +59,6 @@ export function buildFrames(link: number, epoch: number, firstSeq: number, size:
   return { bytes, frames: parts.length };
 }
 
-/** Describes the frame header at the start of `bytes`, for messages. */
-export function describeFrameAt(bytes: ArrayLike<number>): string {
-  if (bytes.length < FRAME_HEADER || bytes[0] !== 0xa5 || bytes[1] !== 0x5a) return 'not at a frame start';
-  const epoch = bytes[3]! | (bytes[4]! << 8);
-  const seq = (bytes[5]! | (bytes[6]! << 8) | (bytes[7]! << 16) | (bytes[8]! << 24)) >>> 0;
-  return `frame link ${bytes[2]} epoch ${epoch} seq ${seq} len ${bytes[9]! | (bytes[10]! << 8)}`;
-}
-
 /** Bytes not yet received, as a queue of chunks. */
 export class ByteQueue {
   private chunks: Uint8Array[] = [];
