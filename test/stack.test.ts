@@ -1,7 +1,7 @@
 // The composition root (src/stack.ts): a stack on the mock lab with the default driver sets,
 // its teardown, and the teardown of what was set up when building fails part-way.
 import { expect } from 'chai';
-import { DriverModel } from '../src/core/index.ts';
+import { DriverModel, inspectDriver } from '../src/core/index.ts';
 import { AmbiguousPortError } from '../src/serial/port-resolver.ts';
 import { UsbSerialRegistrationError } from '../src/serial/register.ts';
 import { createStack } from '../src/stack.ts';
@@ -38,7 +38,7 @@ describe('stack: createStack', () => {
     await stack.close();
     await stack.close(); // idempotent
     expect(stack.registrations).to.deep.equal([]);
-    expect(drivers.every((d) => d.state === 'unregistered' && d.pins.size === 0)).to.equal(true);
+    expect(drivers.every((d) => d.state === 'unregistered' && inspectDriver(d).pinCount === 0)).to.equal(true);
     expect(stack.usb.bus.listDevices()).to.deep.equal([]);
     for (const name of lab.dongles()) expect(lab.resources(name), name).to.include({ opened: false, pendingTransfers: 0 }).and.to.have.property('claimedInterfaces').that.deep.equals([]);
     await lab.close();

@@ -7,7 +7,8 @@ import type { Bus } from './bus.ts';
 import type { Device } from './device.ts';
 import type { Driver } from './driver.ts';
 import { PinError, ProbeDefer, ProbeNoMatch } from './errors.ts';
-import { getDriverInternal, putDriver, type DriverPin } from './pin.ts';
+import { busInternals, driverInternals } from './internal.ts';
+import { getDriver, pinAlongside, putDriver, type DriverPin } from './pin.ts';
 
 const log = childLog('core.binding');
 
@@ -31,7 +32,7 @@ export async function reallyProbe<D extends Device, Id>(
   const deferredCount = bus.model.deferred.triggerCount;
   device.driver = driver;
   try {
-    await bus.callProbe(device, driver, id);
+    await busInternals<D, Id>(bus).callProbe(device, driver, id);
   } catch (error) {
     device.driver = null;
     device.driverData = undefined;
@@ -44,9 +45,9 @@ export async function reallyProbe<D extends Device, Id>(
     log.warn({ err: error, device: device.name, driver: driver.name }, 'probe failed; device left unbound');
     return { kind: 'failed', error };
   }
-  driver.boundDevices.add(device);
+  driverInternals(driver).boundDevices.add(device);
   bus.model.deferred.drop(device);
-  bus.announceBinding('bind', device, driver);
+  busInternals<D, Id>(bus).announceBinding('bind', device, driver);
   bus.model.deferred.bound();
   return { kind: 'bound' };
 }
@@ -63,14 +64,14 @@ export async function releaseDevice<D extends Device, Id>(
   const driver = device.driver as Driver<D, Id> | null;
   if (!driver || (only && driver !== only)) return false;
   try {
-    await bus.callRemove(device, driver);
+    await busInternals<D, Id>(bus).callRemove(device, driver);
   } catch (err) {
     log.warn({ err, device: device.name, driver: driver.name }, 'remove failed; device released anyway');
   }
-  driver.boundDevices.delete(device);
+  driverInternals(driver).boundDevices.delete(device);
   device.driver = null;
   device.driverData = undefined;
-  bus.announceBinding('unbind', device, driver);
+  busInternals<D, Id>(bus).announceBinding('unbind', device, driver);
   return true;
 }
 
@@ -80,8 +81,8 @@ export async function attachDevice<D extends Device, Id>(bus: Bus<D, Id>, device
     if (device.state !== 'live') return { kind: 'gone' };
     if (device.driver) return { kind: 'busy' };
     let last: ProbeOutcome = { kind: 'no-match', reason: 'no driver matches' };
-    for (const { driver, id } of bus.candidatesFor(device)) {
-      const pin = getDriverInternal(driver, 'core:attachDevice');
+    for (const { driver, id } of busInternals<D, Id>(bus).candidatesFor(device)) {
+      const pin = getDriver(driver, 'core:attachDevice');
       if (!pin) continue; // not registered (yet, or any more): never probe through it
       try {
         last = await reallyProbe(bus, device, driver, id);
@@ -97,23 +98,30 @@ export async function attachDevice<D extends Device, Id>(bus: Bus<D, Id>, device
 /**
  * Binds the pinned driver to every matching unbound device (Linux: driver_attach). Taking a pin
  * rather than a driver makes an attach through an unregistered or unpinned driver a type error.
+ * It takes a pin of its own for its whole run, so the caller putting its pin back early cannot
+ * let the driver's unregistration complete in the middle of a probe.
  * Resolves with the number of devices it bound.
  */
 export async function driverAttach<D extends Device, Id>(pin: DriverPin<Driver<D, Id>>): Promise<number> {
   if (pin.returned) throw new PinError(`driverAttach() through pin #${pin.id}, which was already put back`);
-  const driver = pin.driver;
-  const bus = driver.bus;
-  let bound = 0;
-  for (const device of bus.devicesFor(driver)) {
-    if (device.state !== 'live' || device.driver) continue;
-    const outcome = await device.lock.run(async (): Promise<ProbeOutcome | null> => {
-      if (pin.returned) throw new PinError(`pin #${pin.id} was put back while driverAttach() ran`);
-      if (device.state !== 'live' || device.driver) return null;
-      const id = bus.matchFor(device, driver);
-      if (id === undefined) return null;
-      return reallyProbe(bus, device, driver, id);
-    });
-    if (outcome?.kind === 'bound') bound++;
+  const own = pinAlongside(pin, 'core:driverAttach');
+  try {
+    const driver = pin.driver;
+    const bus = driver.bus;
+    const internals = busInternals<D, Id>(bus);
+    let bound = 0;
+    for (const device of internals.devicesFor(driver)) {
+      if (device.state !== 'live' || device.driver) continue;
+      const outcome = await device.lock.run(async (): Promise<ProbeOutcome | null> => {
+        if (device.state !== 'live' || device.driver) return null;
+        const id = internals.matchFor(device, driver);
+        if (id === undefined) return null;
+        return reallyProbe(bus, device, driver, id);
+      });
+      if (outcome?.kind === 'bound') bound++;
+    }
+    return bound;
+  } finally {
+    putDriver(own);
   }
-  return bound;
 }

@@ -5,7 +5,7 @@ import { childLog } from '../log.ts';
 import type { Attribute } from './attrs.ts';
 import { attachDevice, driverAttach, reallyProbe, releaseDevice } from './binding.ts';
 import type { Device } from './device.ts';
-import type { AnyDriver, Driver } from './driver.ts';
+import type { Driver } from './driver.ts';
 import {
   BusyError,
   CoreError,
@@ -17,7 +17,8 @@ import {
 } from './errors.ts';
 import { MatchIndex, type MatchKeys } from './match.ts';
 import { defaultModel, type DriverModel } from './model.ts';
-import { getDriverInternal, putDriver } from './pin.ts';
+import { driverInternals, setBusInternals, type BusInternals } from './internal.ts';
+import { getDriver, putDriver } from './pin.ts';
 import type { UeventAction } from './uevents.ts';
 
 const log = childLog('core.bus');
@@ -49,16 +50,17 @@ export interface BusOptions {
 }
 
 const OVERRIDE_MAX = 4095; // Linux refuses a driver_override of a page or more
+let nextDriverSeq = 1;
 
 export class Bus<D extends Device = Device, Id = unknown> {
   readonly name: string;
   readonly model: DriverModel;
   /** Linux: drivers_autoprobe. Off: new devices and drivers are not matched automatically. */
   autoprobe = true;
-  private readonly devices = new Map<string, D>();
-  private readonly drivers = new Map<string, Driver<D, Id>>();
-  private readonly index: MatchIndex<D, Id>;
-  private readonly removals = new Map<D, Promise<void>>();
+  readonly #devices = new Map<string, D>();
+  readonly #drivers = new Map<string, Driver<D, Id>>();
+  readonly #index: MatchIndex<D, Id>;
+  readonly #removals = new Map<D, Promise<void>>();
 
   constructor(
     readonly type: BusType<D, Id>,
@@ -69,7 +71,7 @@ export class Bus<D extends Device = Device, Id = unknown> {
     if (!this.model.claimBusName(this.name)) {
       throw new DuplicateNameError('bus', this.name, 'this driver model');
     }
-    this.index = new MatchIndex(type);
+    this.#index = new MatchIndex(type);
     this.model.attrs.addDir(`${this.path}/devices`);
     this.model.attrs.addDir(`${this.path}/drivers`);
     this.model.attrs.add(`${this.path}/drivers_autoprobe`, {
@@ -86,6 +88,16 @@ export class Bus<D extends Device = Device, Id = unknown> {
         await this.probeDevice(dev);
       },
     });
+    const internals: BusInternals<D, Id> = {
+      candidatesFor: (device) => this.#candidatesFor(device),
+      matchFor: (device, driver) => this.#matchFor(device, driver),
+      devicesFor: (driver) => this.#devicesFor(driver),
+      replaceIdTable: (driver, ids) => this.#replaceIdTable(driver, ids),
+      callProbe: (device, driver, id) => this.#callProbe(device, driver, id),
+      callRemove: (device, driver) => this.#callRemove(device, driver),
+      announceBinding: (action, device, driver) => this.announce(action, 'device', device.name, this.devicePath(device), driver.name, this.type.uevent?.(device)),
+    };
+    setBusInternals(this, internals as unknown as BusInternals);
   }
 
   get path(): string {
@@ -99,11 +111,11 @@ export class Bus<D extends Device = Device, Id = unknown> {
     if (device.state !== 'detached') {
       throw new BusyError(`device '${device.name}' is ${device.state}; only a new device can be added`);
     }
-    if (this.devices.has(device.name)) throw new DuplicateNameError('device', device.name, `bus '${this.name}'`);
+    if (this.#devices.has(device.name)) throw new DuplicateNameError('device', device.name, `bus '${this.name}'`);
     device.bus = this;
     device.state = 'live';
-    this.devices.set(device.name, device);
-    this.index.addDevice(device);
+    this.#devices.set(device.name, device);
+    this.#index.addDevice(device);
     this.addDeviceAttrs(device);
     this.announce('add', 'device', device.name, this.devicePath(device), undefined, this.type.uevent?.(device));
     if (this.autoprobe) await attachDevice(this, device);
@@ -114,7 +126,7 @@ export class Bus<D extends Device = Device, Id = unknown> {
    * the driver (remove is called once), then takes the device off the bus.
    */
   removeDevice(device: D): Promise<void> {
-    const running = this.removals.get(device);
+    const running = this.#removals.get(device);
     if (running) return running;
     if (device.bus !== this || device.state !== 'live') {
       return Promise.reject(new NoSuchDeviceError(`device '${device.name}' is not on bus '${this.name}'`));
@@ -124,13 +136,13 @@ export class Bus<D extends Device = Device, Id = unknown> {
     const removal = (async () => {
       await device.lock.run(() => releaseDevice(this, device));
       this.model.attrs.remove(this.devicePath(device));
-      this.index.removeDevice(device);
-      this.devices.delete(device.name);
+      this.#index.removeDevice(device);
+      this.#devices.delete(device.name);
       this.announce('remove', 'device', device.name, this.devicePath(device), undefined, this.type.uevent?.(device));
       device.state = 'dead';
-      this.removals.delete(device);
+      this.#removals.delete(device);
     })();
-    this.removals.set(device, removal);
+    this.#removals.set(device, removal);
     return removal;
   }
 
@@ -141,11 +153,11 @@ export class Bus<D extends Device = Device, Id = unknown> {
   }
 
   getDevice(name: string): D | undefined {
-    return this.devices.get(name);
+    return this.#devices.get(name);
   }
 
   listDevices(): D[] {
-    return [...this.devices.values()].sort((a, b) => a.seq - b.seq);
+    return [...this.#devices.values()].sort((a, b) => a.seq - b.seq);
   }
 
   // ---- drivers ----------------------------------------------------------------------------
@@ -159,38 +171,46 @@ export class Bus<D extends Device = Device, Id = unknown> {
    */
   async registerDriver(driver: Driver<D, Id>): Promise<void> {
     if (driver.bus !== this) throw new CoreError('EINVAL', `driver '${driver.name}' belongs to bus '${driver.bus.name}'`);
-    if (driver.state !== 'unregistered') {
-      throw new DriverStateError(driver.name, driver.state, 'only an unregistered driver can be registered');
+    const internals = driverInternals(driver);
+    if (internals.state !== 'unregistered') {
+      throw new DriverStateError(driver.name, internals.state, 'only an unregistered driver can be registered');
     }
-    driver.state = 'registering';
+    internals.state = 'registering';
     let step: RegistrationStep = 'name';
+    // What this registration created, so a rollback undoes that and nothing else: a name
+    // already taken belongs to another driver, with its own directory (Linux: bus_add_driver's
+    // error path unwinds only the steps it completed).
     let listed = false;
+    let dirMade = false;
     let announced = false;
     try {
-      if (this.drivers.has(driver.name)) throw new DuplicateNameError('driver', driver.name, `bus '${this.name}'`);
-      this.drivers.set(driver.name, driver);
+      if (this.#drivers.has(driver.name)) throw new DuplicateNameError('driver', driver.name, `bus '${this.name}'`);
+      this.#drivers.set(driver.name, driver);
       listed = true;
       step = 'bus';
       this.type.checkDriver?.(driver);
-      driver.nextRegSeq();
-      this.index.addIds(driver, driver.idTable, false);
+      internals.regSeq = nextDriverSeq++;
+      this.#index.addIds(driver, driver.idTable, false);
       step = 'attributes';
+      dirMade = true;
       this.addDriverAttrs(driver);
       this.announce('add', 'driver', driver.name, this.driverPath(driver));
       announced = true;
       step = 'hook';
       await driver.methods.registered?.();
     } catch (err) {
-      this.model.attrs.remove(this.driverPath(driver));
-      this.index.removeIds(driver);
-      const leaked = driver.dynIds.clear();
-      if (leaked.length) log.debug({ driver: driver.name, freed: leaked.length }, 'freed dynamic IDs of failed registration');
-      if (listed) this.drivers.delete(driver.name);
+      if (dirMade) this.model.attrs.remove(this.driverPath(driver));
+      if (listed) {
+        this.#index.removeIds(driver);
+        const leaked = internals.dynIds.clear();
+        if (leaked.length) log.debug({ driver: driver.name, freed: leaked.length }, 'freed dynamic IDs of failed registration');
+        this.#drivers.delete(driver.name);
+      }
       if (announced) this.announce('remove', 'driver', driver.name, this.driverPath(driver));
-      driver.state = 'unregistered';
+      internals.state = 'unregistered';
       throw new RegistrationError(driver.name, step, err);
     }
-    driver.state = 'registered';
+    internals.state = 'registered';
     if (this.autoprobe) await this.attachPinned(driver, 'core:registerDriver');
   }
 
@@ -201,93 +221,83 @@ export class Bus<D extends Device = Device, Id = unknown> {
    * no method of the driver runs again.
    */
   unregisterDriver(driver: Driver<D, Id>): Promise<void> {
-    if (driver.unregistration) return driver.unregistration;
-    if (driver.bus !== this || driver.state !== 'registered') {
-      return Promise.reject(new DriverStateError(driver.name, driver.state, 'only a registered driver can be unregistered'));
+    const internals = driverInternals(driver);
+    if (internals.unregistration) return internals.unregistration;
+    if (driver.bus !== this || internals.state !== 'registered') {
+      return Promise.reject(new DriverStateError(driver.name, internals.state, 'only a registered driver can be unregistered'));
     }
-    driver.state = 'unregistering';
+    internals.state = 'unregistering';
     this.model.attrs.remove(this.driverPath(driver));
     const run = (async () => {
       try {
         await this.waitForPins(driver);
-        while (driver.boundDevices.size > 0) {
-          for (const device of [...driver.boundDevices]) {
+        while (internals.boundDevices.size > 0) {
+          for (const device of [...internals.boundDevices]) {
             await device.lock.run(() => releaseDevice(this, device, driver));
           }
         }
-        this.index.removeIds(driver);
-        driver.dynIds.clear();
-        this.drivers.delete(driver.name);
+        this.#index.removeIds(driver);
+        internals.dynIds.clear();
+        this.#drivers.delete(driver.name);
         this.announce('remove', 'driver', driver.name, this.driverPath(driver));
       } finally {
-        driver.state = 'unregistered';
-        driver.unregistration = null;
+        internals.state = 'unregistered';
+        internals.unregistration = null;
       }
     })();
-    driver.unregistration = run;
+    internals.unregistration = run;
     return run;
   }
 
   /** The registered (or registering/unregistering) driver of that name, unpinned. Pin it with getDriver(). */
   findDriver(name: string): Driver<D, Id> | undefined {
-    return this.drivers.get(name);
+    return this.#drivers.get(name);
   }
 
   listDrivers(): Driver<D, Id>[] {
-    return [...this.drivers.values()];
+    return [...this.#drivers.values()];
   }
 
-  // ---- used by binding.ts and Driver --------------------------------------------------------
+  // ---- core-internal (reached through internal.ts by binding.ts and Driver) --------------------
 
-  /** @internal drivers matching the device, best first; driver_override narrows to one. */
-  candidatesFor(device: D): { driver: Driver<D, Id>; id: Id | null }[] {
+  #candidatesFor(device: D): { driver: Driver<D, Id>; id: Id | null }[] {
     if (device.driverOverride !== null) {
-      const driver = this.drivers.get(device.driverOverride);
+      const driver = this.#drivers.get(device.driverOverride);
       if (!driver) return [];
-      return [{ driver, id: this.index.matchDriver(device, driver) ?? null }];
+      return [{ driver, id: this.#index.matchDriver(device, driver) ?? null }];
     }
-    return this.index.driversFor(device);
+    return this.#index.driversFor(device);
   }
 
-  /** @internal the entry by which `driver` matches `device`; null: by driver_override; undefined: no match. */
-  matchFor(device: D, driver: Driver<D, Id>): Id | null | undefined {
+  #matchFor(device: D, driver: Driver<D, Id>): Id | null | undefined {
     if (device.driverOverride !== null) {
       if (device.driverOverride !== driver.name) return undefined;
-      return this.index.matchDriver(device, driver) ?? null;
+      return this.#index.matchDriver(device, driver) ?? null;
     }
-    return this.index.matchDriver(device, driver);
+    return this.#index.matchDriver(device, driver);
   }
 
-  /** @internal devices a driver could bind, in creation order. */
-  devicesFor(driver: Driver<D, Id>): D[] {
-    const byId = this.index.devicesFor(driver);
+  #devicesFor(driver: Driver<D, Id>): D[] {
+    const byId = this.#index.devicesFor(driver);
     const overridden = this.listDevices().filter((d) => d.driverOverride === driver.name);
     if (overridden.length === 0) return byId;
     return [...new Set([...byId, ...overridden])].sort((a, b) => a.seq - b.seq);
   }
 
-  /** @internal */
-  replaceIdTable(driver: Driver<D, Id>, ids: readonly Id[]): void {
+  #replaceIdTable(driver: Driver<D, Id>, ids: readonly Id[]): void {
     if (driver.state === 'unregistered') return; // indexed at registration
-    this.index.removeIds(driver, (_id, dynamic) => !dynamic);
-    this.index.addIds(driver, ids, false);
+    this.#index.removeIds(driver, (_id, dynamic) => !dynamic);
+    this.#index.addIds(driver, ids, false);
   }
 
-  /** @internal */
-  async callProbe(device: D, driver: Driver<D, Id>, id: Id | null): Promise<void> {
+  async #callProbe(device: D, driver: Driver<D, Id>, id: Id | null): Promise<void> {
     if (this.type.probe) await this.type.probe(device, driver, id);
     else await driver.methods.probe(device, id);
   }
 
-  /** @internal */
-  async callRemove(device: D, driver: Driver<D, Id>): Promise<void> {
+  async #callRemove(device: D, driver: Driver<D, Id>): Promise<void> {
     if (this.type.remove) await this.type.remove(device, driver);
     else await driver.methods.remove?.(device);
-  }
-
-  /** @internal */
-  announceBinding(action: 'bind' | 'unbind', device: D, driver: AnyDriver): void {
-    this.announce(action, 'device', device.name, this.devicePath(device), driver.name, this.type.uevent?.(device));
   }
 
   devicePath(device: D): string {
@@ -301,7 +311,7 @@ export class Bus<D extends Device = Device, Id = unknown> {
   // ---- private ----------------------------------------------------------------------------
 
   private async attachPinned(driver: Driver<D, Id>, label: string): Promise<number> {
-    const pin = getDriverInternal(driver, label);
+    const pin = getDriver(driver, label);
     if (!pin) return 0;
     try {
       return await driverAttach(pin);
@@ -311,13 +321,14 @@ export class Bus<D extends Device = Device, Id = unknown> {
   }
 
   private async waitForPins(driver: Driver<D, Id>): Promise<void> {
-    if (driver.pins.size === 0) return;
+    const internals = driverInternals(driver);
+    if (internals.pins.size === 0) return;
     const drained = new Promise<void>((resolve) => {
-      driver.pinsDrained = resolve;
+      internals.pinsDrained = resolve;
     });
     const report = () =>
       this.model.log.info(
-        { driver: driver.name, pins: [...driver.pins].map((p) => ({ pin: p.id, takenAt: p.takenAt })) },
+        { driver: driver.name, pins: [...internals.pins].map((p) => ({ pin: p.id, takenAt: p.takenAt })) },
         'unregistration waits for pins to be put back',
       );
     report();
@@ -331,7 +342,7 @@ export class Bus<D extends Device = Device, Id = unknown> {
   }
 
   private requireDevice(name: string): D {
-    const dev = this.devices.get(name);
+    const dev = this.#devices.get(name);
     if (!dev || dev.state !== 'live') throw new NoSuchDeviceError(`no device '${name}' on bus '${this.name}'`);
     return dev;
   }
@@ -375,7 +386,7 @@ export class Bus<D extends Device = Device, Id = unknown> {
     const files: Record<string, Attribute> = {};
     if (!driver.noDynamicId && this.type.parseNewId) {
       files.new_id = {
-        show: () => driver.dynIds.list().map((id) => this.idText(id)).join('\n'),
+        show: () => driverInternals(driver).dynIds.list().map((id) => this.idText(id)).join('\n'),
         store: (text) => this.storeNewId(driver, text),
       };
       files.remove_id = { store: (text) => this.storeRemoveId(driver, text) };
@@ -414,11 +425,12 @@ export class Bus<D extends Device = Device, Id = unknown> {
       throw new DriverStateError(driver.name, driver.state, 'dynamic IDs need a registered driver');
     }
     const key = this.idText(id);
-    if (driver.dynIds.list().some((x) => this.idText(x) === key)) {
+    const dynIds = driverInternals(driver).dynIds;
+    if (dynIds.list().some((x) => this.idText(x) === key)) {
       throw new CoreError('EEXIST', `driver '${driver.name}' already has dynamic ID ${key}`);
     }
-    driver.dynIds.add(id);
-    this.index.addIds(driver, [id], true);
+    dynIds.add(id);
+    this.#index.addIds(driver, [id], true);
     if (driver.state === 'registered' && this.autoprobe && options.attach !== false) {
       return this.attachPinned(driver, 'core:new_id').then(() => undefined);
     }
@@ -426,10 +438,10 @@ export class Bus<D extends Device = Device, Id = unknown> {
 
   /** Removes dynamic IDs the predicate selects; returns how many. */
   removeDynamicIds(driver: Driver<D, Id>, select: (id: Id) => boolean): number {
-    const removed = driver.dynIds.remove(select);
+    const removed = driverInternals(driver).dynIds.remove(select);
     if (removed.length) {
       const gone = new Set(removed);
-      this.index.removeIds(driver, (id, dynamic) => dynamic && gone.has(id));
+      this.#index.removeIds(driver, (id, dynamic) => dynamic && gone.has(id));
     }
     return removed.length;
   }
@@ -449,11 +461,11 @@ export class Bus<D extends Device = Device, Id = unknown> {
 
   private async storeBind(driver: Driver<D, Id>, text: string): Promise<void> {
     const device = this.requireDevice(text.trim());
-    const pin = getDriverInternal(driver, 'core:bind');
+    const pin = getDriver(driver, 'core:bind');
     if (!pin) throw new DriverStateError(driver.name, driver.state, 'bind needs a registered driver');
     try {
       const outcome = await device.lock.run(async () => {
-        const id = this.matchFor(device, driver);
+        const id = this.#matchFor(device, driver);
         if (device.driver) return { kind: 'busy' } as const;
         if (id === undefined) return { kind: 'no-match', reason: `driver '${driver.name}' does not match device '${device.name}'` } as const;
         return reallyProbe(this, device, driver, id);
@@ -478,7 +490,7 @@ export class Bus<D extends Device = Device, Id = unknown> {
 
   private async storeUnbind(driver: Driver<D, Id>, text: string): Promise<void> {
     const device = this.requireDevice(text.trim());
-    const pin = getDriverInternal(driver, 'core:unbind');
+    const pin = getDriver(driver, 'core:unbind');
     if (!pin) throw new DriverStateError(driver.name, driver.state, 'unbind needs a registered driver');
     try {
       const released = await device.lock.run(() => releaseDevice(this, device, driver));

@@ -18,10 +18,6 @@ export class DeferredProbe {
   /** Bumped on every successful bind (Linux: deferred_trigger_count). */
   triggerCount = 0;
 
-  get size(): number {
-    return this.parked.size;
-  }
-
   has(dev: Reprobeable): boolean {
     return this.parked.has(dev);
   }

@@ -5,7 +5,7 @@ import type { Attribute } from './attrs.ts';
 import type { Bus } from './bus.ts';
 import type { Device } from './device.ts';
 import { DynIdList } from './dynids.ts';
-import type { DriverPin } from './pin.ts';
+import { busInternals, driverInternals, setDriverInternals } from './internal.ts';
 
 export type DriverState = 'unregistered' | 'registering' | 'registered' | 'unregistering';
 
@@ -36,27 +36,13 @@ export interface DriverOptions<D extends Device, Id> extends DriverMethods<D, Id
   readonly attributes?: Readonly<Record<string, Attribute>>;
 }
 
-let nextDriverSeq = 1;
-
 export class Driver<D extends Device = Device, Id = unknown> {
   readonly name: string;
   readonly methods: DriverMethods<D, Id>;
   readonly noDynamicId: boolean;
   readonly suppressBindAttrs: boolean;
   readonly attributes: Readonly<Record<string, Attribute>>;
-  readonly dynIds = new DynIdList<Id>();
-  /** Bumped at every registration: buses try drivers in registration order. */
-  regSeq = 0;
-
-  /** @internal core bookkeeping below; read-only for everyone else. */
-  state: DriverState = 'unregistered';
-  /** @internal */ readonly pins = new Set<DriverPin<Driver<D, Id>>>();
-  /** @internal */ readonly boundDevices = new Set<D>();
-  /** @internal resolves when the last pin is put back during unregistration. */
-  pinsDrained: (() => void) | null = null;
-  /** @internal the running unregistration, so concurrent calls share it. */
-  unregistration: Promise<void> | null = null;
-  private table: readonly Id[];
+  #table: readonly Id[];
 
   constructor(
     readonly bus: Bus<D, Id>,
@@ -64,14 +50,28 @@ export class Driver<D extends Device = Device, Id = unknown> {
   ) {
     this.name = options.name;
     this.methods = options;
-    this.table = options.idTable ?? [];
+    this.#table = options.idTable ?? [];
     this.noDynamicId = options.noDynamicId ?? false;
     this.suppressBindAttrs = options.suppressBindAttrs ?? false;
     this.attributes = options.attributes ?? {};
+    setDriverInternals(this, {
+      state: 'unregistered',
+      pins: new Set(),
+      boundDevices: new Set<D>(),
+      dynIds: new DynIdList<Id>(),
+      regSeq: 0,
+      pinsDrained: null,
+      unregistration: null,
+    } as never);
+  }
+
+  /** Where the driver is in its lifecycle (the bookkeeping behind it is the core's own). */
+  get state(): DriverState {
+    return driverInternals(this).state;
   }
 
   get idTable(): readonly Id[] {
-    return this.table;
+    return this.#table;
   }
 
   /**
@@ -79,13 +79,8 @@ export class Driver<D extends Device = Device, Id = unknown> {
    * installs the IDs only once every serial driver is registered, so nothing probes early.
    */
   setIdTable(ids: readonly Id[]): void {
-    this.bus.replaceIdTable(this, ids);
-    this.table = ids;
-  }
-
-  /** @internal */
-  nextRegSeq(): void {
-    this.regSeq = nextDriverSeq++;
+    busInternals<D, Id>(this.bus).replaceIdTable(this, ids);
+    this.#table = ids;
   }
 
   toString(): string {

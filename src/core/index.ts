@@ -6,6 +6,14 @@ export { Device, type DeviceState } from './device.ts';
 export { Driver, type AnyDriver, type DriverMethods, type DriverOptions, type DriverState } from './driver.ts';
 export { DynIdList, parseHexFields, type HexField } from './dynids.ts';
 export * from './errors.ts';
+export {
+  inspectBus,
+  inspectDriver,
+  type BusSnapshot,
+  type DeviceSnapshot,
+  type DriverSnapshot,
+  type PinSnapshot,
+} from './inspect.ts';
 export { MatchIndex, WILDCARD_KEY, type MatchKeys } from './match.ts';
 export { DriverModel, defaultModel, type DriverModelOptions } from './model.ts';
 export { AsyncMutex } from './mutex.ts';

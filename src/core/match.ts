@@ -4,6 +4,7 @@
 // plus a full check of the few entries found, never a scan of every entry of every driver.
 import type { Device } from './device.ts';
 import type { Driver } from './driver.ts';
+import { driverInternals } from './internal.ts';
 
 /** Matches anything; every device is also filed under it. */
 export const WILDCARD_KEY = '*';
@@ -94,7 +95,7 @@ export class MatchIndex<D extends Device, Id> {
       }
     }
     return [...best.values()]
-      .sort((a, b) => a.driver.regSeq - b.driver.regSeq)
+      .sort((a, b) => driverInternals(a.driver).regSeq - driverInternals(b.driver).regSeq)
       .map((e) => ({ driver: e.driver, id: e.id }));
   }
 
@@ -122,11 +123,6 @@ export class MatchIndex<D extends Device, Id> {
       for (const d of this.devices.get(key) ?? []) found.add(d);
     }
     return [...found].sort((a, b) => a.seq - b.seq);
-  }
-
-  /** Every device in the index (for driver_override matches, which have no ID entry). */
-  allDevices(): D[] {
-    return [...(this.devices.get(WILDCARD_KEY) ?? [])].sort((a, b) => a.seq - b.seq);
   }
 }
 

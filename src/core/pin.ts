@@ -4,6 +4,7 @@
 import { debugEnabled } from '../log.ts';
 import { PinError } from './errors.ts';
 import type { AnyDriver } from './driver.ts';
+import { driverInternals } from './internal.ts';
 
 let nextPinId = 1;
 
@@ -11,7 +12,6 @@ export class DriverPin<Drv extends AnyDriver = AnyDriver> implements Disposable 
   readonly id = nextPinId++;
   /** Where the pin was taken: a label, plus the call stack in debug mode. */
   readonly takenAt: string;
-  #returned = false;
 
   /** @internal only getDriver() makes pins. */
   constructor(
@@ -24,30 +24,40 @@ export class DriverPin<Drv extends AnyDriver = AnyDriver> implements Disposable 
   }
 
   get returned(): boolean {
-    return this.#returned;
-  }
-
-  /** @internal */
-  markReturned(): void {
-    this.#returned = true;
+    return returnedPins.has(this);
   }
 
   /** `using pin = getDriver(d)` puts the pin back at the end of the scope (a no-op if put already). */
   [Symbol.dispose](): void {
-    if (!this.#returned) putDriver(this);
+    if (!this.returned) putDriver(this);
   }
 }
 
 const pinToken = Symbol('pin');
+/** Pins put back; only putDriver adds to it. */
+const returnedPins = new WeakSet<DriverPin>();
 
 /**
  * Pins a driver: null unless it is registered. The caller must put the pin back (putDriver, or
  * `using`); until then the driver's unregistration cannot complete.
  */
 export function getDriver<Drv extends AnyDriver>(driver: Drv, label?: string): DriverPin<Drv> | null {
-  if (driver.state !== 'registered') return null;
+  const internals = driverInternals(driver);
+  if (internals.state !== 'registered') return null;
   const pin = new DriverPin(driver, label, pinToken);
-  driver.pins.add(pin);
+  internals.pins.add(pin);
+  return pin;
+}
+
+/**
+ * A second pin on the driver of a pin still held (Linux's get_driver on a driver already
+ * referenced): taken even while the driver unregisters, since the held pin keeps that
+ * unregistration waiting. Core-internal: index.ts does not export it.
+ */
+export function pinAlongside<Drv extends AnyDriver>(held: DriverPin<Drv>, label: string): DriverPin<Drv> {
+  if (held.returned) throw new PinError(`pin #${held.id} on driver '${held.driver.name}' was already put back (taken at ${held.takenAt})`);
+  const pin = new DriverPin(held.driver, label, pinToken);
+  driverInternals(held.driver).pins.add(pin);
   return pin;
 }
 
@@ -57,19 +67,14 @@ export function putDriver(pin: DriverPin): void {
   if (pin.returned) {
     throw new PinError(`pin #${pin.id} on driver '${pin.driver.name}' was already put back (taken at ${pin.takenAt})`);
   }
-  pin.markReturned();
-  const driver = pin.driver;
-  driver.pins.delete(pin);
-  if (driver.pins.size === 0 && driver.pinsDrained) {
-    const drained = driver.pinsDrained;
-    driver.pinsDrained = null;
+  returnedPins.add(pin);
+  const internals = driverInternals(pin.driver);
+  internals.pins.delete(pin);
+  if (internals.pins.size === 0 && internals.pinsDrained) {
+    const drained = internals.pinsDrained;
+    internals.pinsDrained = null;
     drained();
   }
-}
-
-/** Internal pins carry a label instead of a stack: cheap, and says who took them. */
-export function getDriverInternal<Drv extends AnyDriver>(driver: Drv, label: string): DriverPin<Drv> | null {
-  return getDriver(driver, label);
 }
 
 function callSite(): string {

@@ -17,6 +17,7 @@ import {
   DriverStateError,
   driverAttach,
   getDriver,
+  inspectDriver,
   ProbeNoMatch,
   putDriver,
   NoSuchDeviceError,
@@ -51,8 +52,8 @@ export class UsbSerialRegistration {
 
   /** Adapters currently bound (one per usb interface). */
   adapters(): UsbSerial[] {
-    return [...this.usbDriver.boundDevices]
-      .map((intf) => intf.driverData)
+    return inspectDriver(this.usbDriver)
+      .boundDevices.map((name) => this.usbBus.getDevice(name)?.driverData)
       .filter((d): d is UsbSerial => d instanceof UsbSerial);
   }
 
@@ -86,12 +87,13 @@ export async function registerUsbSerialDrivers(
   const serialBus = usbSerialBusOf(usbBus);
   const serialDrivers: SerialDriver[] = [];
 
-  // (1) The usb driver: no IDs yet, no new_id of its own (its serial drivers have one).
+  // (1) The usb driver: no IDs yet, no new_id of its own (its serial drivers have one). Its
+  // bind/unbind files stay, as usb_serial_register_drivers leaves them (`echo 1-1:1.0 >
+  // .../ftdi_sio/unbind` detaches an adapter).
   const usbDriver: UsbDriver = new UsbDriver(usbBus, {
     name,
     idTable: [],
     noDynamicId: true,
-    suppressBindAttrs: true,
     probe: (intf, id) => usbSerialProbe(serialBus, serialDrivers, intf, id),
     disconnect: (intf) => usbSerialDisconnect(serialBus, intf),
   });
@@ -122,9 +124,9 @@ export async function registerUsbSerialDrivers(
   // registration complete nothing yields, so no write falls in between.
   usbDriver.setIdTable(ids);
   for (const sd of serialDrivers) {
-    for (const id of sd.dynIds.list()) {
+    for (const id of inspectDriver(sd).dynamicIds) {
       const key = formatUsbId(id as UsbDeviceId);
-      if (!usbDriver.dynIds.list().some((x) => formatUsbId(x) === key)) usbBus.addDynamicId(usbDriver, id as UsbDeviceId, { attach: false });
+      if (!inspectDriver(usbDriver).dynamicIds.some((x) => formatUsbId(x) === key)) usbBus.addDynamicId(usbDriver, id as UsbDeviceId, { attach: false });
     }
   }
   registration.state = 'registered';
@@ -168,7 +170,7 @@ async function teardown(reg: UsbSerialRegistration, serialDrivers: readonly Seri
 function newIdAttributes(self: () => SerialDriver, reg: UsbSerialRegistration): Record<string, Attribute> {
   return {
     new_id: {
-      show: () => self().dynIds.list().map((id) => formatUsbId(id as UsbDeviceId)).join('\n'),
+      show: () => inspectDriver(self()).dynamicIds.map((id) => formatUsbId(id as UsbDeviceId)).join('\n'),
       store: async (text) => {
         const sd = self();
         if (sd.state !== 'registering' && sd.state !== 'registered') {
@@ -188,7 +190,7 @@ function newIdAttributes(self: () => SerialDriver, reg: UsbSerialRegistration): 
           reg.serialBus.addDynamicId(sd, id);
           try {
             const key = formatUsbId(id);
-            if (!reg.usbDriver.dynIds.list().some((x) => formatUsbId(x) === key)) await reg.usbBus.addDynamicId(reg.usbDriver, id);
+            if (!inspectDriver(reg.usbDriver).dynamicIds.some((x) => formatUsbId(x) === key)) await reg.usbBus.addDynamicId(reg.usbDriver, id);
           } catch (err) {
             reg.serialBus.removeDynamicIds(sd, (x) => x === id);
             throw err;
@@ -206,7 +208,7 @@ function newIdAttributes(self: () => SerialDriver, reg: UsbSerialRegistration): 
         if (n === 0) throw new NoSuchDeviceError(`serial driver '${sd.name}' has no dynamic ID '${text.trim()}'`);
         // The usb driver keeps an ID while another of its serial drivers still has it.
         const stillWanted = (id: UsbDeviceId) =>
-          reg.serialDrivers.some((other) => other.dynIds.list().some((x) => formatUsbId(x as UsbDeviceId) === formatUsbId(id)));
+          reg.serialDrivers.some((other) => inspectDriver(other).dynamicIds.some((x) => formatUsbId(x as UsbDeviceId) === formatUsbId(id)));
         reg.usbBus.removeDynamicIds(reg.usbDriver, (id) => select(id) && !stillWanted(id));
       },
     },
@@ -216,7 +218,7 @@ function newIdAttributes(self: () => SerialDriver, reg: UsbSerialRegistration): 
 /** The serial driver (in registration order) whose dynamic IDs, then static table, match. */
 function pickSerialDriver(serialDrivers: readonly SerialDriver[], intf: UsbInterface): { sd: SerialDriver; id: UsbDeviceId } | null {
   for (const sd of serialDrivers) {
-    const dyn = sd.dynIds.list().find((id) => usbMatchId(intf, id as UsbDeviceId)) as UsbDeviceId | undefined;
+    const dyn = inspectDriver(sd).dynamicIds.find((id) => usbMatchId(intf, id as UsbDeviceId)) as UsbDeviceId | undefined;
     const id = dyn ?? sd.spec.idTable.find((e) => usbMatchId(intf, e));
     if (id) return { sd, id };
   }

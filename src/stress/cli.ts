@@ -9,7 +9,8 @@ import type { VirtualClock } from './clock.ts';
 import { formatHubListing, HubControl } from './hubs.ts';
 import { formatSeed, parseSeed, randomSeed } from './random.ts';
 import { summaryLines, writeReports, jsonReport } from './report.ts';
-import { runStress, type StressOptions, type StressProgress, type StressResult } from './runner.ts';
+import type { StressOptions, StressProgress, StressResult } from './options.ts';
+import { runStress } from './run.ts';
 import { parseRates, STEP_KINDS, StressOptionError, type Step } from './schedule.ts';
 import { ourDevicePredicate, type StressDriverSet, type StressLab } from './target.ts';
 

@@ -297,8 +297,3 @@ export class VirtualClock {
     while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
   }
 }
-
-/** The clock installed right now, if any. */
-export function currentClock(): VirtualClock | null {
-  return installedClock;
-}

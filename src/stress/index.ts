@@ -1,11 +1,9 @@
 // The stress harness as a library: runStress, and the pieces a lab or a test may want (schedule,
 // clock, hubs, reports). The command line is in ./cli.ts (registerStressCommand), kept out of
 // here so that importing the library does not load commander and cli-progress.
+export { runStress, runOnce, scheduleOf } from './run.ts';
+export { INVARIANTS } from './monitor.ts';
 export {
-  runStress,
-  runOnce,
-  scheduleOf,
-  INVARIANTS,
   REAL_LAB_RATES,
   type StressOptions,
   type StressResult,
@@ -14,7 +12,7 @@ export {
   type ShrinkOptions,
   type ShrinkResult,
   type LaneChange,
-} from './runner.ts';
+} from './options.ts';
 export {
   DEFAULT_RATES,
   RATE_KINDS,

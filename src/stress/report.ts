@@ -2,7 +2,7 @@
 // self-contained HTML page with an SVG timeline (who was plugged, registered, open when; every
 // event as a tick; violations as red lines, with their history below) that opens in a browser.
 import { INVARIANTS } from './monitor.ts';
-import type { LaneChange, StressResult } from './runner.ts';
+import type { LaneChange, StressResult } from './options.ts';
 import { describeStep, STEP_KINDS, type Step } from './schedule.ts';
 
 const pad = (s: string, n: number) => s.padEnd(n);

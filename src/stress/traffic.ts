@@ -59,14 +59,6 @@ export function buildFrames(link: number, epoch: number, firstSeq: number, size:
   return { bytes, frames: parts.length };
 }
 
-/** Describes the frame header at the start of `bytes`, for messages. */
-export function describeFrameAt(bytes: ArrayLike<number>): string {
-  if (bytes.length < FRAME_HEADER || bytes[0] !== 0xa5 || bytes[1] !== 0x5a) return 'not at a frame start';
-  const epoch = bytes[3]! | (bytes[4]! << 8);
-  const seq = (bytes[5]! | (bytes[6]! << 8) | (bytes[7]! << 16) | (bytes[8]! << 24)) >>> 0;
-  return `frame link ${bytes[2]} epoch ${epoch} seq ${seq} len ${bytes[9]! | (bytes[10]! << 8)}`;
-}
-
 /** Bytes not yet received, as a queue of chunks. */
 export class ByteQueue {
   private chunks: Uint8Array[] = [];
@@ -353,6 +345,10 @@ export class LinkState {
         this.tail = window.slice(-TAIL);
         return at + want;
       }
+      // Fewer than a window of the cut epoch is left after the gap: its last k bytes, then the
+      // first bytes of the next epoch, together a window long enough to be unique.
+      const resume = this.tailThenNext(cur, chunk, at, want);
+      if (resume !== null) return resume;
     }
     cur.broken = true;
     const offset = cur.received;
@@ -374,6 +370,37 @@ export class LinkState {
         event,
       },
     };
+  }
+
+  /**
+   * Where the last k bytes of the cut epoch `cur` sit at `at`, directly followed by the start of
+   * the next epoch that has bytes (GAP_WINDOW bytes matched in all): credits them, closes `cur`
+   * and resumes at the next epoch's first byte. Null when no such split fits.
+   */
+  private tailThenNext(cur: Epoch, chunk: Uint8Array, at: number, want: number): number | null {
+    const j = this.epochs.findIndex((e, i) => i > this.rx && e.handed > 0);
+    if (j < 0) return null;
+    const next = this.epochs[j]!;
+    const between = this.epochs.slice(this.rx + 1, j);
+    if (between.some((e) => !e.broken && e.pending.length > 0)) return null;
+    const n = cur.pending.length;
+    for (let k = Math.min(want - 1, n - 1); k >= 1; k--) {
+      let tailMatches = true;
+      for (let i = 0; i < k && tailMatches; i++) tailMatches = chunk[at + i] === cur.pending.at(n - k + i);
+      if (!tailMatches) continue;
+      const head = Array.from(chunk.subarray(at + k, at + want));
+      if (head.length < want - k || !next.pending.startsWith(head)) continue;
+      cur.received += k;
+      cur.gaps++;
+      this.totalReceived += k;
+      cur.pending.clear();
+      for (const e of this.epochs.slice(this.rx, j)) this.finish(e);
+      this.rx = j;
+      this.tail = [];
+      this.prune();
+      return at + k;
+    }
+    return null;
   }
 
   private finish(e: Epoch): void {

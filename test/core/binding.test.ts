@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Bus, DriverModel, getDriver, driverAttach, putDriver, ProbeDefer } from '../../src/core/index.ts';
+import { Bus, DriverModel, getDriver, driverAttach, putDriver, ProbeDefer, inspectDriver } from '../../src/core/index.ts';
 import { CallLog, newToyBus, tick, toyBusType, toyDriver, ToyDevice, type ProbeBehaviour } from './toy-bus.ts';
 
 describe('core: binding', () => {
@@ -159,7 +159,7 @@ describe('core: binding', () => {
       expect(calls.count('remove', 'slow', 'd')).to.equal(1); // released as soon as the probe settled
       expect(d.state).to.equal('dead');
       expect(d.driver).to.equal(null);
-      expect(drv.boundDevices.size).to.equal(0);
+      expect(inspectDriver(drv).boundDevices.length).to.equal(0);
     });
 
     it('a device has at most one driver, even when two drivers attach at once', async () => {
@@ -178,7 +178,7 @@ describe('core: binding', () => {
       putDriver(pb);
       expect(na + nb).to.equal(10);
       expect(calls.violations).to.deep.equal([]);
-      expect(a.boundDevices.size + b.boundDevices.size).to.equal(10);
+      expect(inspectDriver(a).boundDevices.length + inspectDriver(b).boundDevices.length).to.equal(10);
     });
 
     it('removing a device twice shares one removal; removing an unknown device is refused', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { IdParseError, parseHexFields } from '../../src/core/index.ts';
+import { IdParseError, parseHexFields, inspectDriver } from '../../src/core/index.ts';
 import { CallLog, newToyBus, toyDriver, ToyDevice } from './toy-bus.ts';
 
 describe('core: dynamic IDs (new_id / remove_id)', () => {
@@ -39,7 +39,7 @@ describe('core: dynamic IDs (new_id / remove_id)', () => {
     }
     const unknownRef = await model.attrs.write('bus/toy/drivers/x/new_id', '5 5 9 9');
     expect(!unknownRef.ok && unknownRef.error.message).to.match(/unknown reference entry 0009:0009/);
-    expect(drv.dynIds.size).to.equal(0);
+    expect(inspectDriver(drv).dynamicIds.length).to.equal(0);
   });
 
   it('new_id attaches under a pin; the reference entry lends its info; reads back; remove_id drops it', async () => {
@@ -64,7 +64,7 @@ describe('core: dynamic IDs (new_id / remove_id)', () => {
     const dup = await model.attrs.write('bus/toy/drivers/x/new_id', 'abcd 1234');
     expect(!dup.ok && dup.error.code).to.equal('EEXIST');
     expect((await model.attrs.write('bus/toy/drivers/x/remove_id', 'abcd 1234')).ok).to.equal(true);
-    expect(drv.dynIds.size).to.equal(0);
+    expect(inspectDriver(drv).dynamicIds.length).to.equal(0);
     const gone = await model.attrs.write('bus/toy/drivers/x/remove_id', 'abcd 1234');
     expect(!gone.ok && gone.error.code).to.equal('ENODEV');
     // remove_id does not unbind (as in Linux); a new device no longer matches
@@ -93,9 +93,9 @@ describe('core: dynamic IDs (new_id / remove_id)', () => {
     const drv = toyDriver(bus, 'x', [], new CallLog());
     await bus.registerDriver(drv);
     for (let i = 0; i < 5; i++) await model.attrs.write('bus/toy/drivers/x/new_id', `1 ${i}`);
-    expect(drv.dynIds.size).to.equal(5);
+    expect(inspectDriver(drv).dynamicIds.length).to.equal(5);
     await bus.unregisterDriver(drv);
-    expect(drv.dynIds.size).to.equal(0);
+    expect(inspectDriver(drv).dynamicIds.length).to.equal(0);
     await bus.registerDriver(drv);
     await bus.addDevice(new ToyDevice('d', 1, 3));
     expect(bus.getDevice('d')!.driver).to.equal(null); // the old dynamic ID did not survive

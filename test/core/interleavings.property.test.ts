@@ -11,6 +11,7 @@ import {
   putDriver,
   RegistrationError,
   type Driver,
+  inspectDriver,
 } from '../../src/core/index.ts';
 import { CallLog, newToyBus, toyDriver, ToyDevice, type ToyId } from './toy-bus.ts';
 
@@ -181,9 +182,9 @@ describe('core: property over generated interleavings', function () {
           expect(unexpected, 'only typed errors').to.deep.equal([]);
           expect(calls.violations, 'no method after unregistration, one driver per device, removes paired').to.deep.equal([]);
           for (const d of drivers) {
-            expect(d.pins.size, `pins left on ${d.name}`).to.equal(0);
-            expect(d.dynIds.size, `dynamic IDs left on ${d.name}`).to.equal(0);
-            expect(d.boundDevices.size, `devices left bound to ${d.name}`).to.equal(0);
+            expect(inspectDriver(d).pinCount, `pins left on ${d.name}`).to.equal(0);
+            expect(inspectDriver(d).dynamicIds.length, `dynamic IDs left on ${d.name}`).to.equal(0);
+            expect(inspectDriver(d).boundDevices.length, `devices left bound to ${d.name}`).to.equal(0);
           }
           const binds = calls.calls.filter((c) => c.method === 'probe').length;
           expect(calls.count('remove')).to.be.at.most(binds);

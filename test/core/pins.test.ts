@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { driverAttach, getDriver, PinError, putDriver, Bus } from '../../src/core/index.ts';
+import { driverAttach, getDriver, PinError, putDriver, Bus, inspectDriver } from '../../src/core/index.ts';
 import { CallLog, capturedModel, newToyBus, tick, toyBusType, toyDriver, ToyDevice } from './toy-bus.ts';
 
 describe('core: pins (getDriver / putDriver)', () => {
@@ -66,15 +66,15 @@ describe('core: pins (getDriver / putDriver)', () => {
     {
       using pin = getDriver(drv);
       expect(pin).to.not.equal(null);
-      expect(drv.pins.size).to.equal(1);
+      expect(inspectDriver(drv).pinCount).to.equal(1);
     }
-    expect(drv.pins.size).to.equal(0);
+    expect(inspectDriver(drv).pinCount).to.equal(0);
     {
       // explicit put inside a using scope: disposal does not put it twice
       using pin = getDriver(drv);
       putDriver(pin!);
     }
-    expect(drv.pins.size).to.equal(0);
+    expect(inspectDriver(drv).pinCount).to.equal(0);
     await bus.unregisterDriver(drv);
   });
 
@@ -85,7 +85,39 @@ describe('core: pins (getDriver / putDriver)', () => {
     const pin = getDriver(drv)!;
     putDriver(pin);
     expect(() => putDriver(pin)).to.throw(PinError, /already put back/);
-    expect(drv.pins.size).to.equal(0);
+    expect(inspectDriver(drv).pinCount).to.equal(0);
+  });
+
+  it('driverAttach holds its own pin: the caller putting its pin back mid-probe cannot let unregistration resolve', async () => {
+    const { bus } = newToyBus();
+    bus.autoprobe = false;
+    const calls = new CallLog();
+    let release!: () => void;
+    const probing = new Promise<void>((r) => (release = r));
+    const drv = toyDriver(bus, 'd', [{ vendor: 1, product: 2 }], calls, { probeDelay: () => probing });
+    const dev = new ToyDevice('dev', 1, 2);
+    await bus.addDevice(dev);
+    await bus.registerDriver(drv);
+    const pin = getDriver(drv)!;
+    const attaching = driverAttach(pin);
+    await tick();
+    expect(calls.count('probe', 'd'), 'probe started').to.equal(1);
+    putDriver(pin); // early: the attach is still probing
+    let resolved = false;
+    const unregistering = bus.unregisterDriver(drv).then(() => {
+      resolved = true;
+      calls.unregisterResolved('d');
+    });
+    await tick();
+    expect(resolved, 'unregistration waits for the attach').to.equal(false);
+    expect(inspectDriver(drv).pins.map((p) => p.takenAt)).to.deep.equal(['core:driverAttach']);
+    release();
+    expect(await attaching).to.equal(1);
+    await unregistering;
+    expect(calls.count('remove', 'd', 'dev'), 'remove ran before unregistration resolved').to.equal(1);
+    expect(dev.driver).to.equal(null);
+    expect(calls.violations).to.deep.equal([]);
+    expect(inspectDriver(drv).pinCount).to.equal(0);
   });
 
   it('driverAttach through a returned pin is refused', async () => {

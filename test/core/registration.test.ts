@@ -7,6 +7,7 @@ import {
   RegistrationError,
   getDriver,
   type Uevent,
+  inspectDriver,
 } from '../../src/core/index.ts';
 import { CallLog, newToyBus, toyBusType, toyDriver, ToyDevice } from './toy-bus.ts';
 
@@ -104,14 +105,14 @@ describe('core: driver registration lifecycle', () => {
       async registered() {
         const r = await model.attrs.write('bus/toy/drivers/hooked/new_id', '1234 5678');
         expect(r.ok).to.equal(true);
-        expect(drv.dynIds.size).to.equal(1);
+        expect(inspectDriver(drv).dynamicIds.length).to.equal(1);
         if (fail) throw new Error('hook failed');
       },
     });
     await bus.addDevice(new ToyDevice('dev0', 0x1234, 0x5678));
     const err = await bus.registerDriver(drv).catch((e) => e);
     expect((err as RegistrationError).step).to.equal('hook');
-    expect(drv.dynIds.size, 'no dynamic ID leaked').to.equal(0);
+    expect(inspectDriver(drv).dynamicIds.length, 'no dynamic ID leaked').to.equal(0);
     expect(calls.count('probe'), 'nothing probed through the failed driver').to.equal(0);
     await expectRolledBack(bus, model, 'hooked', events);
     fail = false;

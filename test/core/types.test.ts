@@ -1,5 +1,9 @@
-// Type-level guarantees: `npm test` runs tsc over this file first, and each @ts-expect-error
-// below must meet a real type error, or tsc fails ("unused @ts-expect-error directive").
+// Type-level guarantees: each @ts-expect-error below must meet a real type error, or the
+// compiler reports the directive as unused. The first test runs the compiler on this file, so
+// mocha alone catches a guarantee that stopped holding (not only `npm run typecheck`).
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import ts from 'typescript';
 import { expect } from 'chai';
 import { driverAttach, getDriver, putDriver, DriverPin } from '../../src/core/index.ts';
 import { CallLog, newToyBus, toyDriver } from './toy-bus.ts';
@@ -29,8 +33,20 @@ async function wrongUses(): Promise<void> {
 }
 
 describe('core: types', () => {
-  it('wrong uses are compile errors (checked by tsc in npm test)', () => {
+  it('wrong uses are compile errors: the compiler, run on this file, reports nothing', function () {
+    this.timeout(60_000);
     expect(wrongUses).to.be.a('function');
+    const file = fileURLToPath(import.meta.url);
+    const root = resolve(dirname(file), '../..');
+    const configPath = resolve(root, 'tsconfig.json');
+    const config = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, ts.sys.readFile).config, ts.sys, root);
+    const program = ts.createProgram({ rootNames: [file], options: { ...config.options, noEmit: true } });
+    const source = program.getSourceFile(file)!;
+    const directives = source.text.split('\n').filter((l) => l.trim().startsWith('// @ts-expect-error')).length;
+    expect(directives, '@ts-expect-error directives in wrongUses').to.equal(4);
+    const diagnostics = [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)];
+    const text = diagnostics.map((d) => `line ${source.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    expect(text).to.deep.equal([]);
   });
 
   it('a hand-made pin is also refused at run time', () => {

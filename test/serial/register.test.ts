@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { CoreError, DriverModel, type Uevent } from '../../src/core/index.ts';
+import { CoreError, DriverModel, type Uevent, inspectDriver } from '../../src/core/index.ts';
 import {
   deregisterUsbSerialDrivers,
   registerUsbSerialDrivers,
@@ -45,7 +45,7 @@ describe('usb-serial: two-level registration', () => {
     expect(calls.calls).to.deep.equal(['ser_a probe 1-1:1.0', 'ser_a attach 1-1:1.0', 'ser_a portProbe ttyUSB0']);
     expect(reg.ports().map((p) => p.name)).to.deep.equal(['ttyUSB0']);
     expect(model.attrs.list('bus/usb-serial/drivers/ser_a')).to.deep.equal(['new_id', 'remove_id']); // no bind/unbind
-    expect(model.attrs.list('bus/usb/drivers/combo')).to.deep.equal([]); // no new_id of its own
+    expect(model.attrs.list('bus/usb/drivers/combo')).to.deep.equal(['bind', 'unbind']); // no new_id of its own; bind/unbind as Linux
     await deregisterUsbSerialDrivers(reg);
   });
 
@@ -94,7 +94,7 @@ describe('usb-serial: two-level registration', () => {
     expect(usbBus.findDriver('second')).to.equal(undefined);
     expect(serialBus.findDriver('early')).to.equal(undefined);
     expect(model.attrs.has('bus/usb-serial/drivers/early')).to.equal(false);
-    const leftovers = [...usbBus.listDrivers(), ...serialBus.listDrivers()].reduce((n, d) => n + d.dynIds.size, 0);
+    const leftovers = [...usbBus.listDrivers(), ...serialBus.listDrivers()].reduce((n, d) => n + inspectDriver(d).dynamicIds.length, 0);
     expect(leftovers, 'no dynamic ID anywhere').to.equal(0);
     expect(serialBus.findDriver('taken')!.state).to.equal('registered'); // the first registration is untouched
     await deregisterUsbSerialDrivers(first);
@@ -110,12 +110,12 @@ describe('usb-serial: two-level registration', () => {
     expect(r.ok).to.equal(true);
     expect(calls.count(/ser probe/)).to.equal(1);
     expect(reg.adapters()[0]!.id).to.deep.include({ vendor: 0xabcd, driverInfo: 'ref-info' });
-    expect(reg.usbDriver.dynIds.size).to.equal(1);
+    expect(inspectDriver(reg.usbDriver).dynamicIds.length).to.equal(1);
     const bad = await model.attrs.write('bus/usb-serial/drivers/ser/new_id', 'abcd');
     expect(!bad.ok && bad.error.message).to.match(/too few fields/);
     // remove_id drops it on both levels
     expect((await model.attrs.write('bus/usb-serial/drivers/ser/remove_id', 'abcd 0001')).ok).to.equal(true);
-    expect(reg.usbDriver.dynIds.size).to.equal(0);
+    expect(inspectDriver(reg.usbDriver).dynamicIds.length).to.equal(0);
     // During deregistration the usb driver goes first: the serial driver's new_id is refused clearly.
     let answer: unknown;
     const sub = model.uevents.subscribe((e) => {
@@ -128,7 +128,7 @@ describe('usb-serial: two-level registration', () => {
     await new Promise((r2) => setImmediate(r2));
     expect(answer).to.deep.include({ ok: false });
     expect((answer as { error: Error }).error.message).to.match(/usb driver 'fwd' is not registered/);
-    expect(reg.serialDrivers[0]!.dynIds.size).to.equal(0);
+    expect(inspectDriver(reg.serialDrivers[0]!).dynamicIds.length).to.equal(0);
   });
 
   // The seed's crash: udev writes new_id the instant the serial driver's attribute appears.
@@ -229,9 +229,9 @@ describe('usb-serial: two-level registration', () => {
               if (d.name === 'blocker' || names.includes(d.name)) continue;
               expect.fail(`driver ${d.name} left registered`);
             }
-            const dyn = [...usbBus.listDrivers(), ...serialBus.listDrivers()].reduce((n, d) => n + d.dynIds.size, 0);
+            const dyn = [...usbBus.listDrivers(), ...serialBus.listDrivers()].reduce((n, d) => n + inspectDriver(d).dynamicIds.length, 0);
             expect(dyn, 'no dynamic ID left').to.equal(0);
-            for (const d of [reg?.usbDriver, ...(reg?.serialDrivers ?? [])]) if (d) expect(d.pins.size).to.equal(0);
+            for (const d of [reg?.usbDriver, ...(reg?.serialDrivers ?? [])]) if (d) expect(inspectDriver(d).pinCount).to.equal(0);
             expect(serialBus.minors.inUse).to.equal(0);
           },
         ),

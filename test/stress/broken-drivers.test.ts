@@ -6,7 +6,7 @@ import { brokenLab, type Defect } from './fixtures/broken-drivers.ts';
 
 const cases: { defect: Defect; invariant: Invariant; message: RegExp }[] = [
   { defect: 'attach-after-unregistration', invariant: 'method-after-unregistration', message: /driverAttach\(\) through a pin already put back/ },
-  { defect: 'leak-dynamic-id', invariant: 'leaked-dynamic-id', message: /usb driver 'ftdi_sio' still has 1 dynamic ID\(s\) \(0403 7777\) after its deregistration resolved/ },
+  { defect: 'leak-dynamic-id', invariant: 'leaked-dynamic-id', message: /usb driver 'ftdi_sio' keeps dynamic ID 0403:7777 that none of its serial drivers has/ },
   { defect: 'forget-release-interface', invariant: 'leaked-claim', message: /dongle ft2232h: interface\(s\) 1 claimed with no driver bound/ },
   { defect: 'hold-pin', invariant: 'leaked-pin', message: /broken: taken in attach, never put back/ },
 ];

@@ -228,6 +228,37 @@ describe('stress: traffic accounting', () => {
     expect(m.receive(b2.subarray(400, 460), 3)?.kind).to.equal('order');
   });
 
+  it('a cut epoch whose last few bytes follow a gap, with the next epoch right behind them, is a loss, not disorder', () => {
+    // A rebind purged the middle of the FIFO; the epoch's last 2 bytes were still in flight and
+    // arrive just before the first bytes of the epoch the reopened port started.
+    const losses: Loss[] = [];
+    const l = link(losses);
+    l.startEpoch(0);
+    const first = send(l, 600, 5);
+    expect(l.receive(first.subarray(0, 100), 1)).to.equal(null);
+    l.endEpoch('deregister', 2);
+    l.startEpoch(3);
+    const second = send(l, 300, 6);
+    const late = new Uint8Array(2 + second.length);
+    late.set(first.subarray(first.length - 2));
+    late.set(second, 2);
+    expect(l.receive(late, 4)).to.equal(null);
+    l.finishAll();
+    expect(losses[0]).to.include({ reason: 'deregister', received: 102, lost: first.length - 102 });
+    // Bytes of neither epoch in that place are still caught.
+    const m = link();
+    m.startEpoch(0);
+    const a = send(m, 600, 7);
+    m.receive(a.subarray(0, 100), 1);
+    m.endEpoch('deregister', 2);
+    m.startEpoch(3);
+    const b = send(m, 300, 8);
+    const bad = new Uint8Array(2 + b.length);
+    bad.set([a[a.length - 2]! ^ 0x55, a[a.length - 1]!]);
+    bad.set(b, 2);
+    expect(m.receive(bad, 4)?.kind).to.equal('order');
+  });
+
   it('an epoch ended by a close may not lose bytes: the next epoch\'s bytes are then out of order', () => {
     const l = link();
     l.startEpoch(0);

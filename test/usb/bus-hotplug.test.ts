@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { DriverModel, getDriver, putDriver } from '../../src/core/index.ts';
+import { DriverModel, getDriver, putDriver, inspectDriver } from '../../src/core/index.ts';
 import {
   hotplugEvents,
   matchingDevices,
@@ -224,7 +224,7 @@ describe('usb: bus and subsystem', () => {
           await usb.stop();
           expect(violations).to.deep.equal([]);
           expect(bound.size).to.equal(0);
-          expect(drivers.every((d) => d.pins.size === 0)).to.equal(true);
+          expect(drivers.every((d) => inspectDriver(d).pinCount === 0)).to.equal(true);
           for (const host of plugged.values()) expect(host.fake.claimed.size).to.equal(0);
         },
       ),

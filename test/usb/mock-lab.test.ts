@@ -1,7 +1,7 @@
 // The usb layer on the mock lab: the backend conformance suite against the mock host, and a
 // storm of thousands of plug/unplug events while drivers register and unregister.
 import { expect } from 'chai';
-import { DriverModel } from '../../src/core/index.ts';
+import { DriverModel, inspectDriver } from '../../src/core/index.ts';
 import { UsbDriver, UsbSubsystem, type UsbInterface } from '../../src/usb/index.ts';
 import { MockUsbDevice, MockUsbHost, type MockHostDevice } from '../../mocks/index.ts';
 import { describeBackendConformance } from '../../hardware-tests/backend-conformance.ts';
@@ -154,7 +154,7 @@ describe('usb: on the mock lab', () => {
     await usb.stop();
     expect(violations).to.deep.equal([]);
     expect(bound.size).to.equal(0);
-    for (const d of drivers) expect(d.pins.size).to.equal(0);
+    for (const d of drivers) expect(inspectDriver(d).pinCount).to.equal(0);
     for (const dev of devices) expect(dev.claimedInterfaces).to.deep.equal([]);
   });
 });

@@ -2,7 +2,7 @@
 // Drivers register while emulated dongles are plugged; a udev-like rule writes new_id the moment
 // a serial driver's attribute appears; every wired port passes a byte-exact loopback; a dongle
 // is yanked mid-transfer; everything is torn down and checked for leaks.
-import type { UsbSerialPort } from '../../index.ts';
+import { inspectDriver, type UsbSerialPort } from '../../index.ts';
 import { defaultDriverSets } from '../../../drivers/index.ts';
 import { createMockLab } from '../../../mocks/lab.ts';
 import { createStack } from '../../stack.ts';
@@ -94,8 +94,8 @@ export async function demo(out: Output): Promise<boolean> {
   say('');
   say('== 5. teardown and leak check ==');
   for (const r of [...registrations].reverse()) await stack.deregister(r);
-  const pins = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + d.pins.size, 0);
-  const dynIds = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + d.dynIds.size, 0);
+  const pins = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + inspectDriver(d).pinCount, 0);
+  const dynIds = registrations.flatMap((r) => [r.usbDriver, ...r.serialDrivers]).reduce((n, d) => n + inspectDriver(d).dynamicIds.length, 0);
   const leaks = lab.dongles().map((n) => lab.resources(n)).reduce((n, r) => n + r.claimedInterfaces.length + r.pendingTransfers + (r.opened ? 1 : 0), 0);
   await stack.close();
   await lab.close();

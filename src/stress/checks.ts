@@ -1,0 +1,154 @@
+// Taking the snapshots the invariants judge, and applying their verdicts to the run's monitor:
+// cheap checks after every step, full checks at quiescent points. Everything is read through
+// public or inspection APIs (inspectDriver / inspectBus, the lab's resource counts).
+import { inspectBus, inspectDriver, type AnyDriver, type DriverSnapshot } from '../core/index.ts';
+import { UsbDevice } from '../usb/index.ts';
+import { formatUsbId, type UsbDeviceId } from '../usb/ids.ts';
+import {
+  activityVerdicts,
+  claimVerdicts,
+  countVerdicts,
+  dynIdVerdicts,
+  goneDriverVerdicts,
+  modemVerdicts,
+  quiescentDriverVerdicts,
+  type DongleActivity,
+  type DongleClaims,
+  type ModemSample,
+  type RegisteredSetIds,
+  type Verdicts,
+} from './invariants.ts';
+import { idKey, type RunState } from './state.ts';
+
+export function apply(run: RunState, v: Verdicts): void {
+  for (const inv of v.checked) run.monitor.checked(inv);
+  for (const f of v.findings) run.monitor.violate(f.invariant, f.message, f.details, f.key);
+}
+
+/** Cheap checks valid at any instant, after every step. */
+export function stepChecks(run: RunState): void {
+  run.watch.checkPairing();
+  goneChecks(run);
+  apply(run, dynIdVerdicts(registeredSetIds(run)));
+  apply(run, claimVerdicts(dongleClaims(run)));
+}
+
+/** Drivers whose deregistration resolved keep nothing. */
+export function goneChecks(run: RunState): void {
+  const gone = run.watch.recentlyGone.map((g) => ({ driver: inspectDriver(g.driver as AnyDriver) as DriverSnapshot, event: g.event }));
+  apply(run, goneDriverVerdicts(gone, (id) => formatUsbId(id as UsbDeviceId)));
+}
+
+function registeredSetIds(run: RunState): RegisteredSetIds[] {
+  const out: RegisteredSetIds[] = [];
+  const key = (id: unknown) => idKey((id as UsbDeviceId).vendor ?? 0, (id as UsbDeviceId).product ?? 0);
+  for (const s of run.sets.values()) {
+    const reg = s.reg;
+    if (!reg || reg.state !== 'registered') continue;
+    out.push({
+      serialDrivers: reg.serialDrivers.map((sd) => ({ name: sd.name, ids: inspectDriver(sd).dynamicIds.map(key), written: run.written.get(sd) ?? new Set<string>() })),
+      usbDriver: { name: reg.usbDriver.name, ids: inspectDriver(reg.usbDriver).dynamicIds.map(key) },
+    });
+  }
+  return out;
+}
+
+function usbDeviceOf(run: RunState, dongle: string): UsbDevice | undefined {
+  for (const dev of run.usb.bus.listDevices()) {
+    if (dev instanceof UsbDevice && dev.state === 'live' && !dev.gone && run.target.dongleOf(dev.host) === dongle) return dev;
+  }
+  return undefined;
+}
+
+function usbDevicesOf(run: RunState, dongle: string): UsbDevice[] {
+  return run.usb.bus.listDevices().filter((dev): dev is UsbDevice => dev instanceof UsbDevice && dev.state !== 'dead' && run.target.dongleOf(dev.host) === dongle);
+}
+
+function dongleClaims(run: RunState): DongleClaims[] {
+  return (run.topo?.dongles ?? []).map((d) => {
+    const dev = usbDeviceOf(run, d.name);
+    // Interfaces something may hold: bound (or probing) on any attachment still on the bus,
+    // the one being torn down included.
+    const holdable = new Set<number>();
+    for (const x of usbDevicesOf(run, d.name)) for (const i of x.interfaces) if (i.driver !== null || i.claimed) holdable.add(i.interfaceNumber);
+    return {
+      dongle: d.name,
+      resources: run.target.resources(d.name) ?? null,
+      interfaces: (dev?.interfaces ?? []).map((i) => ({ name: i.name, claimed: i.claimed, bound: i.driver !== null })),
+      holdable: [...holdable],
+    };
+  });
+}
+
+/** Full checks at a quiescent point (nothing in flight). */
+export async function fullChecks(run: RunState, label: string): Promise<void> {
+  stepChecks(run);
+  const buses = [inspectBus(run.usb.bus), inspectBus(run.serialBus)];
+  const deviceDriver = new Map<string, string | null>();
+  for (const b of buses) for (const d of b.devices) deviceDriver.set(`${b.name}/${d.name}`, d.driver);
+  apply(run, quiescentDriverVerdicts(buses.flatMap((b) => b.drivers as readonly DriverSnapshot[]), deviceDriver, label));
+  apply(run, activityVerdicts(dongleActivity(run), label));
+  portStreamChecks(run);
+  const livePorts = run.serialBus.listDevices().length;
+  apply(run, countVerdicts({ ueventObservers: ueventObservers(run), ueventBaseline: run.ueventBaseline, minorsInUse: run.serialBus.minors.inUse, livePorts }, label));
+  apply(run, modemVerdicts(await modemSamples(run)));
+}
+
+function dongleActivity(run: RunState): DongleActivity[] {
+  const out: DongleActivity[] = [];
+  for (const d of run.topo.dongles) {
+    const r = run.target.resources(d.name);
+    if (!r || !r.plugged) continue;
+    const dev = usbDeviceOf(run, d.name);
+    const anyBound = dev?.interfaces.some((i) => i.driver !== null) ?? false;
+    out.push({
+      dongle: d.name,
+      device: dev?.name ?? null,
+      pendingTransfers: r.pendingTransfers,
+      anyBound,
+      abortListeners: dev && run.getEventListeners ? run.getEventListeners(dev.disconnected, 'abort').length : null,
+    });
+  }
+  return out;
+}
+
+/** A removed port's event stream completes, so its listeners are let go. */
+function portStreamChecks(run: RunState): void {
+  for (const [port, t] of run.tracked) {
+    if (t.sub.closed) {
+      run.tracked.delete(port);
+      continue;
+    }
+    if (port.state === 'dead') {
+      run.monitor.checked('leaked-listener');
+      run.monitor.violate('leaked-listener', `${port.name} (${t.slot}) was removed but its event stream never completed: its listeners stay attached`, undefined, `port-stream|${port.name}|${t.since}`);
+      t.sub.unsubscribe();
+      run.tracked.delete(port);
+    }
+  }
+}
+
+export function ueventObservers(run: RunState): number {
+  const subject = (run.model.ueventBus as unknown as { subject?: { observers?: unknown[] } }).subject;
+  return subject?.observers?.length ?? 0;
+}
+
+/** What each receiving port of a live link reads, where its sender set DTR/RTS. */
+async function modemSamples(run: RunState): Promise<ModemSample[]> {
+  const out: ModemSample[] = [];
+  for (const l of run.links.values()) {
+    const from = run.slots.get(l.from)!;
+    const to = run.slots.get(l.to)!;
+    if (!l.active || from.phase !== 'open' || to.phase !== 'open' || !from.signals || from.signalsInFlight > 0 || !to.port) continue;
+    const want = from.signals;
+    let lines;
+    try {
+      lines = await to.port.getSignals();
+    } catch {
+      continue;
+    }
+    if (from.phase !== 'open' || to.phase !== 'open' || from.signals !== want) continue;
+    out.push({ link: l.id, from: l.from, receiver: to.port?.name ?? l.to, set: want, read: lines });
+  }
+  return out;
+}
