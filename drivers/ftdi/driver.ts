@@ -246,7 +246,7 @@ function plan(a: FtdiAdapter, s: SerialSettings): Plan {
     if (err instanceof FtdiRequestError) throw new SerialSettingsError('xoff', err.message, { cause: err });
     throw err;
   }
-  return { line, setData: ftdiSetDataValue(line), baud, flow, applied: { ...s, actualBaudRate: baud.baud.actual } };
+  return { line, setData: ftdiSetDataValue(line), baud, flow, applied: { ...s, actualBaudRate: baud.baud.actual, reportedBaudRate: s.baudRate } };
 }
 
 function setDataSetup(a: FtdiAdapter, value: number): FtdiControlSetup {

@@ -328,6 +328,7 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
   interface Planned {
     line: Uint8Array;
     actual: number;
+    reported: number;
     flow: Pl2303FlowControl;
   }
 
@@ -365,7 +366,7 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
       throw err;
     }
     const line = encodePl2303LineCoding({ baudBytes: baud.bytes, stopBits: s.stopBits, parity: s.parity, dataBits: s.dataBits });
-    return { line, actual: baud.actual, flow };
+    return { line, actual: baud.actual, reported: baud.reported, flow };
   }
 
   /**
@@ -400,7 +401,7 @@ export function createPl2303Driver(options: Pl2303DriverOptions = {}): SerialDri
       }
       st.settings = { ...s };
     });
-    return { ...s, actualBaudRate: p.actual };
+    return { ...s, actualBaudRate: p.actual, reportedBaudRate: p.reported };
   }
 
   // ---- reading ----
