@@ -51,13 +51,15 @@ interface PortRuntime<A extends object, S extends object> {
 }
 
 /** A chip driver built on the generic layer: its serial driver and its adapter accessor. */
-export interface UsbSerialChipDriver<A extends object> {
+export interface UsbSerialChipDriver<A extends object, S extends object> {
   readonly spec: SerialDriverSpec;
   /** The chip's adapter record of a port or interface it drives, or undefined. */
   adapterOf(target: UsbSerial | UsbSerialPort): A | undefined;
+  /** A port as the chip ops see it (for the chip's own extra controls), or undefined. */
+  chipOf(port: UsbSerialPort): ChipPort<A, S> | undefined;
 }
 
-export function defineUsbSerialDriver<A extends object, S extends object>(ops: UsbSerialChipOps<A, S>): UsbSerialChipDriver<A> {
+export function defineUsbSerialDriver<A extends object, S extends object>(ops: UsbSerialChipOps<A, S>): UsbSerialChipDriver<A, S> {
   const runtimes = new WeakMap<UsbSerialPort, PortRuntime<A, S>>();
 
   const boundOf = (serial: UsbSerial): Bound<A> | undefined => {
@@ -292,7 +294,8 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
     },
     port,
   };
-  return { spec, adapterOf };
+  const chipOf = (p: UsbSerialPort): ChipPort<A, S> | undefined => (boundOf(p.serial) ? runtimeOf(p).chip : undefined);
+  return { spec, adapterOf, chipOf };
 }
 
 function sleep(ms: number): Promise<void> {
