@@ -214,6 +214,8 @@ const ftdiOps: UsbSerialChipOps<FtdiAdapter, FtdiPortState> = {
   // latency period per transfer); past this bound they are cancelled.
   readSettleMs: (a) => 1000 + 2 * PACKETS_PER_TRANSFER * a.latencyMs,
 
+  describe: (a) => a.chip,
+
   probe(intf) {
     if (!intf.endpoint('in', 'bulk') || !intf.endpoint('out', 'bulk')) {
       throw new FtdiProbeError(`${intf.name} has no bulk IN and OUT endpoints; not an FTDI UART interface`);

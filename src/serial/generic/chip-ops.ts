@@ -82,6 +82,9 @@ export interface UsbSerialChipOps<A extends object, S extends object> {
   /** Bytes per bulk OUT transfer (default 16384). */
   readonly writeTransferSize?: number;
 
+  /** Names the chip in refusals (e.g. 'PL2303 HXD clone'); default: driver name and port. */
+  describe?(adapter: A): string;
+
   probe?(intf: UsbInterface, id: UsbDeviceId | null): void;
   attach(ctx: ChipAttach): Promise<A>;
   release?(adapter: A): void;

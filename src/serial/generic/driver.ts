@@ -20,6 +20,13 @@ const READ_PACKETS = 16;
 /** Default bulk OUT transfer size. */
 const WRITE_TRANSFER = 16384;
 
+const FLOW_NAMES: Record<SerialSettings['flowControl'], string> = {
+  none: 'no',
+  'rts-cts': 'RTS/CTS',
+  'dtr-dsr': 'DTR/DSR',
+  'xon-xoff': 'automatic XON/XOFF',
+};
+
 /** A bulk-OUT transfer the chip refused (stalled) or that moved no bytes. */
 export class UsbSerialWriteError extends Error {
   override readonly name = 'UsbSerialWriteError';
@@ -88,13 +95,21 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
 
   const capabilities = (port: UsbSerialPort): PortCapabilities => ops.capabilities(runtimeOf(port).chip.adapter);
 
+  const who = (port: UsbSerialPort): string => {
+    const bound = boundOf(port.serial);
+    return (bound && ops.describe?.(bound.adapter)) ?? `${ops.name} on ${port.name}`;
+  };
+
   function refuseUnsupported(port: UsbSerialPort, s: SerialSettings): void {
     const caps = capabilities(port);
     if (!caps.flowControl.includes(s.flowControl)) {
-      throw new UnsupportedFeatureError('flowControl', `${ops.name} on ${port.name} has no '${s.flowControl}' flow control; it does ${caps.flowControl.map((f) => `'${f}'`).join(', ')}`);
+      throw new UnsupportedFeatureError(
+        'flowControl',
+        `${who(port)} has no ${FLOW_NAMES[s.flowControl]} flow control; use ${caps.flowControl.map((f) => `'${f}'`).join(', ')}`,
+      );
     }
     if (!caps.dataBits.includes(s.dataBits)) {
-      throw new UnsupportedFeatureError('dataBits', `${ops.name} on ${port.name} does ${caps.dataBits.join(' or ')} data bits, not ${s.dataBits}`);
+      throw new UnsupportedFeatureError('dataBits', `${who(port)} does ${caps.dataBits.join(' or ')} data bits, not ${s.dataBits}`);
     }
   }
 
@@ -169,7 +184,7 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
     async setSignals(p, signals: OutputSignals) {
       const rt = runtimeOf(p);
       if (signals.brk !== undefined && (!capabilities(p).break || !ops.setBreak)) {
-        throw new UnsupportedFeatureError('break', `${ops.name} on ${p.name} cannot send a break`);
+        throw new UnsupportedFeatureError('break', `${who(p)} cannot send a break`);
       }
       if (signals.dtr !== undefined || signals.rts !== undefined) await ops.setLines(rt.chip, { dtr: signals.dtr, rts: signals.rts });
       if (signals.brk !== undefined) await ops.setBreak!(rt.chip, signals.brk);
