@@ -55,6 +55,9 @@ interface PortRuntime<A extends object, S extends object> {
   writing: number;
   /** DTR/RTS raised by open: close with HUPCL drops them. */
   raised: boolean;
+  /** Bytes the chip took since the last drain, and when it took the last of them. */
+  unsent: number;
+  lastTakenAt: number;
 }
 
 /** A chip driver built on the generic layer: its serial driver and its adapter accessor. */
@@ -87,6 +90,8 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
         reader: null,
         writing: 0,
         raised: false,
+        unsent: 0,
+        lastTakenAt: 0,
       };
       runtimes.set(port, rt);
     }
@@ -219,6 +224,8 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
         if (r.status !== 'ok') throw new UsbSerialWriteError(p.name, r.status, at + r.bytesWritten);
         if (r.bytesWritten === 0 && chunk.length > 0) throw new UsbSerialWriteError(p.name, 'no bytes taken', at);
         at += r.bytesWritten;
+        rt.unsent += r.bytesWritten;
+        rt.lastTakenAt = Date.now();
         // Framed bytes (headers) are not the caller's: report payload progress at the end.
         if (!framed) progress?.(r.bytesWritten);
       }
@@ -259,9 +266,13 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
         }
         return;
       }
-      // No transmitter-empty status: the time a full FIFO takes at the line rate (10 bits a byte).
+      // No transmitter-empty status: the time what the FIFO can still hold of the bytes taken since
+      // the last drain needs at the line rate (10 bits a byte), counted from when it took them.
       const bps = p.settings?.actualBaudRate || 9600;
-      await sleep(Math.ceil((caps.txFifoSize * 10 * 1000) / bps));
+      const pending = Math.min(caps.txFifoSize, rt.unsent);
+      rt.unsent = 0;
+      const left = Math.ceil((pending * 10 * 1000) / bps) - (Date.now() - rt.lastTakenAt);
+      if (left > 0) await sleep(left);
     },
 
     capabilities,
