@@ -15,6 +15,12 @@
 //   transfer is ended with a zero-length packet first): "the error applies to the next bulk read";
 // - a bulk IN transfer that stopped on a full packet is ended with a zero-length packet once the
 //   line has been idle for `idleZlpMs`;
+// - a receive overrun (a byte arriving at a full FIFO) is reported in a notification when it
+//   happens, not on the next byte stored; the bulk data after it waits until that notification
+//   has been taken, as with the other line errors;
+// - SET_CONTROL (the host raising or dropping DTR/RTS, as every open does) queues a notification
+//   with the current input lines: usb-serial-for-android's ProlificSerialDriver reads such an
+//   initial status packet from the interrupt endpoint after open;
 // - automatic XON/XOFF stops and restarts transmission when XOFF/XON arrive (seen when the host
 //   reads them); the characters stay in the data stream.
 import type { Pl2303Type } from '../../drivers/pl2303/types.ts';
@@ -41,7 +47,9 @@ const XON = 0x11;
 const XOFF = 0x13;
 
 /** Power-on line coding: 9600 8N1. */
-const POWER_ON_LINE = Uint8Array.of(0x80, 0x25, 0x00, 0x00, 0x00, 0x00, 0x08);
+// GET_LINE before any SET_LINE: 9600 baud, 1 stop bit, no parity, and 0 data bits (real chips
+// report no data-bit count until the host sets one).
+const POWER_ON_LINE = Uint8Array.of(0x80, 0x25, 0x00, 0x00, 0x00, 0x00, 0x00);
 
 /** Values the non-HXN parts give for the start-up reads (stand-ins: the real values are undocumented). */
 const SPECIAL_READS: ReadonlyMap<number, number> = new Map([
@@ -123,6 +131,12 @@ export class Pl2303Chip implements MockBehaviour {
   private takenSeq = 0;
   /** Sequence number of the notification reporting the errored byte at the head of `held`. */
   private errorSeq = 0;
+  /** Sequence number of the notification reporting an overrun not yet taken by the host. */
+  private overrunSeq = 0;
+  /** The UART's overrun count already reported. */
+  private overrunsSeen = 0;
+  /** An overrun was notified and the UART has not yet marked the next stored byte with it. */
+  private overrunUnflagged = false;
   private held: Held | null = null;
   private lastInFull = false;
   private zlpDue = false;
@@ -144,6 +158,13 @@ export class Pl2303Chip implements MockBehaviour {
     this.queueLimit = options.notificationQueue ?? 256;
     this.powerOnRegisters();
     this.uart.onRx(() => {
+      if (this.uart.stats.overruns !== this.overrunsSeen) {
+        this.overrunsSeen = this.uart.stats.overruns;
+        if (!this.overrunUnflagged) {
+          this.overrunUnflagged = true;
+          this.overrunSeq = this.notify(this.modemBits(this.uart.inputs) | ST_OVERRUN);
+        }
+      }
       this.updateRts();
       this.ctx?.inReady(PL2303_EP_BULK_IN);
     });
@@ -208,6 +229,9 @@ export class Pl2303Chip implements MockBehaviour {
     this.xoffed = false;
     this.rxHigh = false;
     this.uart.reset();
+    this.overrunSeq = 0;
+    this.overrunsSeen = this.uart.stats.overruns;
+    this.overrunUnflagged = false;
     this.wakeGate();
   }
 
@@ -337,6 +361,7 @@ export class Pl2303Chip implements MockBehaviour {
         this.hostRts = !!(s.wValue & 0x02);
         this.uart.setOutputs({ dtr: this.hostDtr });
         this.updateRts(true);
+        this.notify(this.modemBits(this.uart.inputs));
         return 'ack';
       case 0x23: // BREAK
         if (this.clone) return this.refuse(s, 'this HXD clone stalls BREAK');
@@ -410,6 +435,12 @@ export class Pl2303Chip implements MockBehaviour {
 
   private nextBulkPacket(max: number): InReply {
     if (this.zlpDue) return this.zlp();
+    if (this.overrunSeq !== 0) {
+      // Data after an overrun waits until its notification was taken (while anyone listens).
+      const listening = (this.ctx?.device.pendingOn(PL2303_EP_INTERRUPT_IN) ?? 0) > 0;
+      if (this.takenSeq < this.overrunSeq && listening) return undefined;
+      this.overrunSeq = 0;
+    }
     let h = this.held;
     if (!h || h.at >= h.data.length) {
       h = this.held = this.takeFromUart(max);
@@ -445,6 +476,11 @@ export class Pl2303Chip implements MockBehaviour {
     const chunk = this.uart.read(max);
     const flags = new Uint8Array(chunk.data.length);
     for (const e of chunk.errors) {
+      if (e.kind === 'overrun' && this.overrunUnflagged) {
+        // The UART marks the first byte after lost ones; the chip reported it when it happened.
+        this.overrunUnflagged = false;
+        continue;
+      }
       flags[e.offset] |= e.kind === 'framing' ? ST_FRAMING : e.kind === 'parity' ? ST_PARITY : e.kind === 'break' ? ST_BREAK : ST_OVERRUN;
     }
     return { data: chunk.data, flags, at: 0 };
@@ -525,6 +561,9 @@ export class Pl2303Chip implements MockBehaviour {
     this.uart.flushRx();
     this.held = null;
     this.errorSeq = 0;
+    this.overrunSeq = 0;
+    this.overrunsSeen = this.uart.stats.overruns;
+    this.overrunUnflagged = false;
     this.updateRts();
   }
 }

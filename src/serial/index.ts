@@ -1,8 +1,10 @@
 // usb-serial on top of the usb bus.
 export { usbSerialBusOf, MinorAllocator, type UsbSerialBus } from './bus.ts';
 export { SerialDriver, isSerialTypeId, type SerialDriverSpec, type SerialId, type SerialTypeId } from './driver.ts';
-export { UsbSerial, UsbSerialPort, PortDisconnectedError, PortStateError, type PortEvent, type PortState } from './port.ts';
-export type { PortOperations, PortSink } from './port-ops.ts';
+export { UsbSerial, UsbSerialPort, PortDisconnectedError, PortStateError, WriteAbortedError, type PortEvent, type PortState } from './port.ts';
+export type { PortOperations, PortSink, PortCapabilities, PortCloseOptions } from './port-ops.ts';
+export { defineUsbSerialDriver, type UsbSerialChipDriver } from './generic/driver.ts';
+export type { UsbSerialChipOps } from './generic/chip-ops.ts';
 export { InPipeline, type InPipelineOptions } from './pipeline.ts';
 export * from './settings.ts';
 export {
@@ -13,7 +15,7 @@ export {
   type RegisterUsbSerialOptions,
 } from './register.ts';
 export { SerialStream, openSerialStream, type SerialStreamOptions, type OpenSerialStreamOptions, type StreamLineError, type SerialStreamEvents } from './stream.ts';
-export { isPortReady, readyPorts, watchPorts, closeDiscarding, type UsbSerialHost, type PortChange } from './port-watch.ts';
+export { isPortReady, readyPorts, watchPorts, type UsbSerialHost, type PortChange } from './port-watch.ts';
 export { findPort, resolvePort, byIdName, locationOf, UnknownPortError, AmbiguousPortError } from './port-resolver.ts';
 export type { UsbSerialDriverSet } from './driver-set.ts';
 export { UsbSerialBindingPort, createUsbSerialBinding, SerialBindingError, portInfo, settingsFromOpenOptions, type UsbSerialBinding, type UsbSerialBindingOptions, type UsbSerialHotplugEvent } from './serialport-binding.ts';

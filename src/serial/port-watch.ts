@@ -72,16 +72,3 @@ export function watchPorts(usb: UsbSerialHost, options: { initial?: boolean } = 
     return () => sub.unsubscribe();
   });
 }
-
-/**
- * Closes a port; with writes still pending, first discards what the chip has not sent, so a
- * write held by flow control cannot hold the close forever. (UsbSerialPort.close waits for
- * queued writes; it has no way yet to abort the one in flight.)
- */
-export async function closeDiscarding(port: UsbSerialPort, writesPending: boolean): Promise<void> {
-  const closing = port.close(); // sets 'closing' at once: no further write chunk starts
-  if (writesPending && !port.gone) {
-    await port.serial.type.spec.port?.purge(port, { rx: false, tx: true }).catch((err: unknown) => log.debug({ err, port: port.name }, 'tx purge at close failed'));
-  }
-  await closing;
-}

@@ -8,7 +8,6 @@
 import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { map, type Observable, type Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
-import { closeWithHupcl } from './close-port.ts';
 import type { PortEvent, UsbSerialPort } from './port.ts';
 import { readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
 import { byIdName, findPort, locationOf } from './port-resolver.ts';
@@ -330,7 +329,7 @@ class SharedTty {
     this.#rx = [];
     this.#rxBytes = 0;
     if (!this.port.isOpen) return; // unplugged: nothing left to close
-    await closeWithHupcl(this.port, { hupcl: this.hupcl, writesPending: writePending });
+    await this.port.close({ hupcl: this.hupcl, discardWrites: writePending });
   }
 }
 

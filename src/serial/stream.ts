@@ -8,7 +8,6 @@ import type { Subscription } from 'rxjs';
 import { childLog } from '../log.ts';
 import { PortDisconnectedError, PortStateError, type PortEvent, type UsbSerialPort } from './port.ts';
 import type { AppliedSettings, LineError, ModemLines, OutputSignals, SerialSettings } from './settings.ts';
-import { closeWithHupcl } from './close-port.ts';
 
 const log = childLog('serial.stream');
 
@@ -183,7 +182,7 @@ export class SerialStream extends Duplex {
     this.#sub?.unsubscribe();
     this.#sub = null;
     if (this.port.portState !== 'open' || notOwners.has(this)) return callback(error);
-    closeWithHupcl(this.port, { hupcl: this.#hupcl, writesPending: this.#writesInFlight > 0 }).then(
+    this.port.close({ hupcl: this.#hupcl, discardWrites: this.#writesInFlight > 0 }).then(
       () => callback(error),
       (closeErr: unknown) => callback(error ?? (closeErr as Error)),
     );

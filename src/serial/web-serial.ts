@@ -14,7 +14,7 @@ import type { HostDevice } from '../usb/host.ts';
 import type { WebUsbBackend } from '../usb/backends/webusb.ts';
 import { PropagatingEventTarget, type EventHandler } from './web-serial/events.ts';
 import { checkOutputSignals, checkSerialOptions, convertOutputSignals, convertSerialOptions, DEFAULT_BUFFER_SIZE, type SerialOutputSignals } from './web-serial/options.ts';
-import { closeDiscarding, readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
+import { readyPorts, resolveHost, watchPorts, type UsbSerialHost } from './port-watch.ts';
 import { PortDisconnectedError, type PortEvent, type UsbSerialPort } from './port.ts';
 import { domError, ReceiveBuffer, SerialPortUnderlyingSink, SerialPortUnderlyingSource } from './web-serial/streams.ts';
 
@@ -443,7 +443,7 @@ export class SerialPort extends PropagatingEventTarget {
     this.#sub = null;
     const writesPending = (this.#sink?.writing ?? 0) > 0;
     try {
-      if (this.usbSerialPort.portState === 'open') await closeDiscarding(this.usbSerialPort, writesPending);
+      if (this.usbSerialPort.portState === 'open') await this.usbSerialPort.close({ discardWrites: writesPending });
     } finally {
       this.#state = this.#state === 'forgotten' ? 'forgotten' : 'closed';
       this.#reset();

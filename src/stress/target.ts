@@ -2,6 +2,7 @@
 // emulated hub port power), or a real lab (dongles behind hubs with per-port power switching,
 // cycled by the hub class request). The runner sees one interface either way.
 import { childLog } from '../log.ts';
+import type { UsbSerialDriverSet } from '../serial/driver-set.ts';
 import type { SerialDriverSpec, UsbSerialPort } from '../serial/index.ts';
 import type { HostBackend, HostDevice } from '../usb/host.ts';
 import type { UsbDeviceId } from '../usb/ids.ts';
@@ -11,12 +12,8 @@ import { discoverWiring } from './wiring.ts';
 
 const log = childLog('stress.target');
 
-/** One usb-serial registration: its serial drivers, the usb driver's name, the ID table. */
-export interface StressDriverSet {
-  readonly name: string;
-  readonly specs: readonly SerialDriverSpec[];
-  readonly ids: readonly UsbDeviceId[];
-}
+/** What the stress harness registers and churns: usb-serial driver sets. */
+export type StressDriverSet = UsbSerialDriverSet;
 
 /** What a leak check reads of an emulated device. */
 export interface DongleResources {
