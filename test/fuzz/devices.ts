@@ -25,6 +25,7 @@ import {
   type InterfaceSpec,
   type MockBehaviour,
   type MockDeviceContext,
+  type PlugOptions,
 } from '../../mocks/index.ts';
 
 // ---- identities ---------------------------------------------------------------------------
@@ -73,6 +74,8 @@ export interface DeviceDraw {
   strings: { manufacturer: string | null; product: string | null; serialNumber: string | null };
   lies: EndpointLie[];
   chip: ChipKind;
+  /** How the host plugs it: configured at plug (Linux) or not, one IN transfer in flight (nusb) or more (libusb), a kernel driver bound or none. */
+  host: { configureAtPlug: boolean; inFlight: 1 | 4; kernelDriver: 'all' | 'none' };
 }
 
 const hostileString = fc.oneof(
@@ -115,7 +118,17 @@ export const deviceDraw: fc.Arbitrary<DeviceDraw> = fc.record({
   strings: fc.record({ manufacturer: hostileString, product: hostileString, serialNumber: hostileString }),
   lies: fc.array(endpointLie, { maxLength: 3 }),
   chip: fc.constantFrom<ChipKind>('ftdi', 'pl2303', 'none'),
+  host: fc.record({
+    configureAtPlug: fc.constantFrom(true, true, true, false),
+    inFlight: fc.constantFrom<1 | 4>(4, 1),
+    kernelDriver: fc.constantFrom<'all' | 'none'>('all', 'none'),
+  }),
 });
+
+/** The host's plug options for a draw. */
+export function plugOptionsOf(d: DeviceDraw): PlugOptions {
+  return { configureAtPlug: d.host.configureAtPlug, maxTransfersInFlight: d.host.inFlight, kernelDriver: { bound: d.host.kernelDriver } };
+}
 
 /** The interfaces a real part of this vendor has (FTDI: one per channel; PL2303: int + bulk pair). */
 function standardInterfaces(vendor: number, product: number): InterfaceSpec[] {

@@ -19,7 +19,7 @@ import {
   type UsbDevice,
   type UsbSerialPort,
 } from '../../src/index.ts';
-import { MockUsbHost, type MockUsbDevice } from '../../mocks/index.ts';
+import { MockUsbHost, type MockUsbDevice, type PlugOptions } from '../../mocks/index.ts';
 
 /** A broken invariant: the case fails with this (fast-check then shrinks it). */
 export class FuzzViolation extends Error {
@@ -104,7 +104,7 @@ export interface FuzzStack {
   readonly usb: UsbSubsystem;
   readonly reg: UsbSerialRegistration[];
   /** Plugs and waits until the bus has applied it. */
-  plug(dev: MockUsbDevice, at?: string): Promise<void>;
+  plug(dev: MockUsbDevice, at?: string, options?: PlugOptions): Promise<void>;
   /** Waits until every queued hotplug event and bind has been applied. */
   settle(): Promise<void>;
   portsOf(dev: MockUsbDevice): UsbSerialPort[];
@@ -173,8 +173,8 @@ export async function fuzzStack(): Promise<FuzzStack> {
     model,
     usb,
     reg,
-    async plug(dev, at) {
-      host.plug(dev, at);
+    async plug(dev, at, options) {
+      host.plug(dev, at, options);
       await settle();
     },
     settle,

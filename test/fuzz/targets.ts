@@ -21,6 +21,7 @@ import {
   bulkFault,
   controlFault,
   deviceDraw,
+  plugOptionsOf,
   type AnswerLie,
   type DeviceDraw,
 } from './devices.ts';
@@ -70,6 +71,16 @@ const userOp: fc.Arbitrary<UserOp> = fc.oneof(
 const step = fc.record({ call: userOp, wait: fc.boolean() });
 type Step = { call: UserOp; wait: boolean };
 
+/**
+ * A port call's error: typed, and never the backend's NotFoundError: a port whose device is gone
+ * fails with its own PortDisconnectedError, as open() and write() do.
+ */
+function portErrorName(err: unknown, what: string): string {
+  const name = typedErrorName(err, what);
+  if (name === 'NotFoundError') throw new FuzzViolation(`${what} rejected with the backend's NotFoundError (${(err as Error).message}), not PortDisconnectedError`);
+  return name;
+}
+
 /** Runs the calls on a port; every failure must be typed. Returns the outcome words. */
 async function runUserCalls(stack: FuzzStack, device: MockUsbDevice, port: UsbSerialPort, steps: readonly Step[], between?: (k: number) => void): Promise<string[]> {
   const words: string[] = [];
@@ -77,7 +88,7 @@ async function runUserCalls(stack: FuzzStack, device: MockUsbDevice, port: UsbSe
   const track = (label: string, p: Promise<unknown>): Promise<void> =>
     p.then(
       () => void words.push(`${label}:ok`),
-      (err: unknown) => void words.push(`${label}:${typedErrorName(err, `port.${label}`)}`),
+      (err: unknown) => void words.push(`${label}:${portErrorName(err, `port.${label}`)}`),
     );
   for (const [k, s] of steps.entries()) {
     between?.(k);
@@ -114,7 +125,7 @@ async function runUserCalls(stack: FuzzStack, device: MockUsbDevice, port: UsbSe
       }
     } catch (err) {
       // A call may refuse synchronously (write on a gone port): typed all the same.
-      words.push(`${c.op}:${typedErrorName(err, `port.${c.op}`)}`);
+      words.push(`${c.op}:${portErrorName(err, `port.${c.op}`)}`);
       continue;
     }
     if (s.wait) await p;
@@ -153,7 +164,7 @@ async function deviceCase(draw: DeviceDraw, lies: readonly AnswerLie[], faults: 
   for (const f of faults) device.faults.inject(f);
   const stack = await fuzzStack();
   try {
-    await stack.plug(device);
+    await stack.plug(device, undefined, plugOptionsOf(draw));
     stack.checkPlugged([device]);
     const binding = `${bindingWord(stack, device)}${built.chipless ? '/chipless' : ''}`;
     let calls: string[] = [];
@@ -250,7 +261,7 @@ export const dataTarget: FuzzTarget<{ draw: DeviceDraw; faults: import('../../mo
     const { device } = buildDevice(draw);
     const stack = await fuzzStack();
     try {
-      await stack.plug(device);
+      await stack.plug(device, undefined, plugOptionsOf(draw));
       stack.checkPlugged([device]);
       const ports = stack.portsOf(device);
       const binding = bindingWord(stack, device);
@@ -314,7 +325,7 @@ export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; fa
     try {
       // Both plugged without waiting in between: their events share the hotplug stream.
       if (goodFirst) stack.host.plug(good.device, '2-1');
-      if (garbage) stack.host.plug(garbage, '1-1');
+      if (garbage) stack.host.plug(garbage, '1-1', plugOptionsOf(draw));
       if (!goodFirst) stack.host.plug(good.device, '2-1');
       if (garbage && unplugGarbage) stack.host.unplug(garbage);
       await stack.settle();
