@@ -276,6 +276,9 @@ export async function runTarget<T>(
   const outcomes = new Map<string, number>();
   const trap = new CrashTrap();
   trap.install();
+  // The emulations' timers are unref'd: outside a test runner nothing else keeps the process up
+  // while a case waits on them.
+  const keepAlive = setInterval(() => undefined, 1000);
   const t0 = performance.now();
   let cases = 0;
   try {
@@ -300,6 +303,7 @@ export async function runTarget<T>(
       );
     }
   } finally {
+    clearInterval(keepAlive);
     trap.uninstall();
   }
   const seconds = (performance.now() - t0) / 1000;
