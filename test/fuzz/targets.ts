@@ -25,6 +25,7 @@ import {
   type AnswerLie,
   type DeviceDraw,
 } from './devices.ts';
+import { libusbTarget } from './libusb-target.ts';
 import { FuzzViolation, fuzzStack, macrotask, sleep, typedErrorName, type FuzzStack } from './harness.ts';
 
 export interface FuzzTarget<T = unknown> {
@@ -481,4 +482,4 @@ export const parserTarget: FuzzTarget<ParserInput> = {
   },
 };
 
-export const TARGETS: readonly FuzzTarget<never>[] = [descriptorTarget, controlTarget, dataTarget, hotplugTarget, parserTarget] as unknown as FuzzTarget<never>[];
+export const TARGETS: readonly FuzzTarget<never>[] = [descriptorTarget, libusbTarget, controlTarget, dataTarget, hotplugTarget, parserTarget] as unknown as FuzzTarget<never>[];
