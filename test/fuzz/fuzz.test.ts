@@ -6,7 +6,8 @@ import { runOptions, runTarget } from './harness.ts';
 import { TARGETS } from './targets.ts';
 
 describe('fuzz: hostile and broken devices', function () {
-  this.timeout(120_000);
+  // Each case has its own watchdog; this only bounds the whole target (larger with FUZZ_RUNS).
+  this.timeout(Math.max(120_000, runOptions(1000).numRuns * 100));
   const only = process.env.FUZZ_TARGET;
   for (const t of TARGETS) {
     if (only && t.name !== only) continue;

@@ -13,7 +13,7 @@ import {
   type SerialSettings,
   type UsbSerialPort,
 } from '../../src/index.ts';
-import { loopbackPlug, mockFtdi, parseLsusb, parseLsusbAll, type MockUsbDevice } from '../../mocks/index.ts';
+import { createPl2303, loopbackPlug, mockFtdi, parseLsusb, parseLsusbAll, type MockUsbDevice } from '../../mocks/index.ts';
 import { LSUSB_FT232R, LSUSB_PL2303HX } from '../fixtures/lsusb.ts';
 import {
   answerLie,
@@ -302,17 +302,30 @@ export const dataTarget: FuzzTarget<{ draw: DeviceDraw; faults: import('../../mo
   },
 };
 
+/** A well-behaved dongle with a loopback plug. */
+function goodDevice(part: 'FT232R' | 'PL2303HX'): { device: MockUsbDevice } {
+  if (part === 'FT232R') {
+    const f = mockFtdi('FT232R', { serialNumber: 'GOOD0001', device: { transferLog: { limit: 0 } } });
+    loopbackPlug(f.uart());
+    return f;
+  }
+  const p = createPl2303('PL2303HX', { descriptor: { serialNumber: 'GOOD0002' }, device: { transferLog: { limit: 0 } } });
+  loopbackPlug(p.chip.uart);
+  return p;
+}
+
 /** Hotplug: a garbage device must not stall the stream for a good one, plugged before or after it. */
-export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; faults: import('../../mocks/index.ts').FaultSpec[]; goodFirst: boolean; unplugGarbage: boolean }> = {
+export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; faults: import('../../mocks/index.ts').FaultSpec[]; good: 'FT232R' | 'PL2303HX'; goodFirst: boolean; unplugGarbage: boolean }> = {
   name: 'hotplug',
   arb: fc.record({
     draw: deviceDraw,
     lies: fc.array(answerLie, { maxLength: 2 }),
     faults: fc.array(controlFault, { maxLength: 3 }),
+    good: fc.constantFrom<'FT232R' | 'PL2303HX'>('FT232R', 'PL2303HX'),
     goodFirst: fc.boolean(),
     unplugGarbage: fc.boolean(),
   }),
-  async run({ draw, lies, faults, goodFirst, unplugGarbage }) {
+  async run({ draw, lies, faults, good: goodPart, goodFirst, unplugGarbage }) {
     let garbage: MockUsbDevice | undefined;
     try {
       garbage = buildDevice(draw, lies).device;
@@ -320,8 +333,7 @@ export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; fa
     } catch (err) {
       if ((err as Error).name !== 'DescriptorError') throw err;
     }
-    const good = mockFtdi('FT232R', { serialNumber: 'GOOD0001', device: { transferLog: { limit: 0 } } });
-    loopbackPlug(good.uart());
+    const good = goodDevice(goodPart);
     const stack = await fuzzStack();
     try {
       // Both plugged without waiting in between: their events share the hotplug stream.
@@ -333,7 +345,7 @@ export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; fa
       const all = garbage ? [garbage, good.device] : [good.device];
       stack.checkPlugged(all);
       const ports = stack.portsOf(good.device);
-      if (ports.length !== 1) throw new FuzzViolation(`the good FT232R has ${ports.length} port(s) next to the garbage device`);
+      if (ports.length !== 1) throw new FuzzViolation(`the good ${goodPart} has ${ports.length} port(s) next to the garbage device`);
       const port = ports[0];
       stack.watchPort(port);
       await port.open({ baudRate: 115200 });
@@ -344,7 +356,7 @@ export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; fa
       await port.write(Uint8Array.of(1, 2, 3));
       for (let k = 0; k < 200 && got.length < 3; k++) await sleep(1);
       sub.unsubscribe();
-      if (got.join() !== '1,2,3') throw new FuzzViolation(`the good FT232R looped back [${got.join()}] next to the garbage device`);
+      if (got.join() !== '1,2,3') throw new FuzzViolation(`the good ${goodPart} looped back [${got.join()}] next to the garbage device`);
       // The port is left open: the unplug in finish() closes it (and checks it let go).
       const word = garbage?.plugged ? bindingWord(stack, garbage) : garbage ? 'garbage-unplugged' : 'lab-rejected';
       await stack.finish(all);
