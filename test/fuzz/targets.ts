@@ -152,6 +152,15 @@ function outcome(binding: string, calls: readonly string[]): string {
   return results.length ? `${binding} ${results.join(',')}` : binding;
 }
 
+/** FTDI parts whose VID/PID/bcdDevice and standard layout agree: with nothing wrong, these bind. */
+const CANONICAL_FTDI = new Set(['0403:6001:0600', '0403:6010:0700', '0403:6011:0800', '0403:6014:0900', '0403:6015:1000']);
+
+/** A draw with nothing wrong in it (the fuzzer's own sanity: it must bind, or the targets test nothing). */
+function isClean(draw: DeviceDraw, lies: readonly AnswerLie[], faults: readonly unknown[]): boolean {
+  const key = draw.id.map((n) => n.toString(16).padStart(4, '0')).join(':');
+  return CANONICAL_FTDI.has(key) && draw.layout === 'standard' && draw.lies.length === 0 && draw.chip === 'ftdi' && lies.length === 0 && faults.length === 0;
+}
+
 /** The common shape of a device case: build, plug, check, user calls, unplug, check. */
 async function deviceCase(draw: DeviceDraw, lies: readonly AnswerLie[], faults: readonly import('../../mocks/index.ts').FaultSpec[], steps: readonly Step[]): Promise<string> {
   let built;
@@ -168,6 +177,7 @@ async function deviceCase(draw: DeviceDraw, lies: readonly AnswerLie[], faults: 
     await stack.plug(device, undefined, plugOptionsOf(draw));
     stack.checkPlugged([device]);
     const binding = `${bindingWord(stack, device)}${built.chipless ? '/chipless' : ''}`;
+    if (isClean(draw, lies, faults) && binding !== 'bound(ftdi_sio)') throw new FuzzViolation(`a well-formed FTDI device ended ${binding}`);
     let calls: string[] = [];
     const ports = stack.portsOf(device);
     for (const p of ports) stack.watchPort(p);
