@@ -312,6 +312,9 @@ export const dataTarget: FuzzTarget<{ draw: DeviceDraw; faults: import('../../mo
   },
 };
 
+/** How late a slow garbage device answers each control request. */
+const SLOW_MS = 1000;
+
 /** A well-behaved dongle with a loopback plug. */
 function goodDevice(part: 'FT232R' | 'PL2303HX'): { device: MockUsbDevice } {
   if (part === 'FT232R') {
@@ -325,7 +328,7 @@ function goodDevice(part: 'FT232R' | 'PL2303HX'): { device: MockUsbDevice } {
 }
 
 /** Hotplug: a garbage device must not stall the stream for a good one, plugged before or after it. */
-export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; faults: import('../../mocks/index.ts').FaultSpec[]; good: 'FT232R' | 'PL2303HX'; goodFirst: boolean; unplugGarbage: boolean }> = {
+export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; faults: import('../../mocks/index.ts').FaultSpec[]; good: 'FT232R' | 'PL2303HX'; goodFirst: boolean; unplugGarbage: boolean; slow: boolean }> = {
   name: 'hotplug',
   arb: fc.record({
     draw: deviceDraw,
@@ -334,11 +337,14 @@ export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; fa
     good: fc.constantFrom<'FT232R' | 'PL2303HX'>('FT232R', 'PL2303HX'),
     goodFirst: fc.boolean(),
     unplugGarbage: fc.boolean(),
+    slow: fc.boolean(),
   }),
-  async run({ draw, lies, faults, good: goodPart, goodFirst, unplugGarbage }) {
+  async run({ draw, lies, faults, good: goodPart, goodFirst, unplugGarbage, slow }) {
     let garbage: MockUsbDevice | undefined;
     try {
-      garbage = buildDevice(draw, lies).device;
+      garbage = buildDevice(draw, lies, SLOW_MS * 2).device;
+      // A device that answers every control request late: its probe is still running while the good one must bind.
+      if (slow) garbage.faults.inject({ on: 'control', kind: 'delay', ms: SLOW_MS, times: Infinity });
       for (const f of faults) garbage.faults.inject(f);
     } catch (err) {
       if ((err as Error).name !== 'DescriptorError') throw err;
@@ -351,11 +357,17 @@ export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; fa
       if (garbage) stack.host.plug(garbage, '1-1', plugOptionsOf(draw));
       if (!goodFirst) stack.host.plug(good.device, '2-1');
       if (garbage && unplugGarbage) stack.host.unplug(garbage);
-      await stack.settle();
       const all = garbage ? [garbage, good.device] : [good.device];
-      stack.checkPlugged(all);
+      if (slow && garbage?.plugged) {
+        // Not settle(): that waits for the garbage probe too. The good one binds meanwhile.
+        const t0 = performance.now();
+        while (stack.portsOf(good.device).length === 0 && performance.now() - t0 < SLOW_MS / 2) await sleep(1);
+      } else {
+        await stack.settle();
+        stack.checkPlugged(all);
+      }
       const ports = stack.portsOf(good.device);
-      if (ports.length !== 1) throw new FuzzViolation(`the good ${goodPart} has ${ports.length} port(s) next to the garbage device`);
+      if (ports.length !== 1) throw new FuzzViolation(`the good ${goodPart} has ${ports.length} port(s) next to the garbage device${slow ? ` (still probing after ${SLOW_MS / 2} ms)` : ''}`);
       const port = ports[0];
       stack.watchPort(port);
       await port.open({ baudRate: 115200 });
@@ -368,7 +380,7 @@ export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; fa
       sub.unsubscribe();
       if (got.join() !== '1,2,3') throw new FuzzViolation(`the good ${goodPart} looped back [${got.join()}] next to the garbage device`);
       // The port is left open: the unplug in finish() closes it (and checks it let go).
-      const word = garbage?.plugged ? bindingWord(stack, garbage) : garbage ? 'garbage-unplugged' : 'lab-rejected';
+      const word = slow && garbage?.plugged ? 'slow-garbage' : garbage?.plugged ? bindingWord(stack, garbage) : garbage ? 'garbage-unplugged' : 'lab-rejected';
       await stack.finish(all);
       return word;
     } finally {
