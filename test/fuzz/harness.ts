@@ -228,10 +228,13 @@ export async function fuzzStack(): Promise<FuzzStack> {
         if (r.adapters().length || r.ports().length) throw new FuzzViolation(`${r.usbDriver.name}: adapters or ports left after every device was unplugged`);
       }
       leakChecks('unplugged');
+      // The drivers as they were registered: once deregistered they are off the bus's lists, and
+      // must hold no pin and keep no dynamic ID (written through new_id during the case).
+      const registered = drivers();
       await dispose();
-      leakChecks('deregistered');
-      for (const d of drivers()) {
-        if (d.dynIds.size > 0) throw new FuzzViolation(`leaked-dynamic-id: '${d.name}' keeps ${d.dynIds.size} dynamic ID(s)`);
+      for (const d of registered) {
+        if (d.pins.size > 0) throw new FuzzViolation(`leaked-pin: '${d.name}' holds ${d.pins.size} pin(s) after its deregistration resolved`);
+        if (d.dynIds.size > 0) throw new FuzzViolation(`leaked-dynamic-id: '${d.name}' keeps ${d.dynIds.size} dynamic ID(s) after its deregistration resolved`);
       }
     },
   };
