@@ -159,12 +159,7 @@ export class UsbSerialPort extends Device {
         this.#state = 'closed';
         await ops.close(this).catch(() => undefined);
       }
-      // Unplugged or unbound while opening: the backend's error (a closed handle, an aborted
-      // transfer, a vanished device) is a symptom; the user gets the port's own error.
-      if (!(err instanceof PortDisconnectedError) && (this.gone || (err as { name?: string })?.name === 'NotFoundError')) {
-        throw new PortDisconnectedError(this.name, 0, { cause: err });
-      }
-      throw err;
+      throw this.disconnectedOr(err);
     }
   }
 
@@ -201,18 +196,18 @@ export class UsbSerialPort extends Device {
   async setSettings(options: Partial<SerialSettings>): Promise<AppliedSettings> {
     this.requireOpen('setSettings');
     const settings = normalizeSettings(options, this.#settings ?? undefined);
-    this.#settings = await this.ops().setSettings(this, settings);
+    this.#settings = await this.call(() => this.ops().setSettings(this, settings));
     return this.#settings;
   }
 
   async setSignals(signals: OutputSignals): Promise<void> {
     this.requireOpen('setSignals');
-    await this.ops().setSignals(this, signals);
+    await this.call(() => this.ops().setSignals(this, signals));
   }
 
   async getSignals(): Promise<ModemLines> {
     this.requireOpen('getSignals');
-    const lines = await this.ops().getModemLines(this);
+    const lines = await this.call(() => this.ops().getModemLines(this));
     this.noteModem(lines);
     return lines;
   }
@@ -220,7 +215,7 @@ export class UsbSerialPort extends Device {
   /** Discards buffered data: `rx` received and unread, `tx` written and unsent. */
   async flush(what: { rx?: boolean; tx?: boolean } = { rx: true, tx: true }): Promise<void> {
     this.requireOpen('flush');
-    await this.ops().purge(this, { rx: what.rx ?? false, tx: what.tx ?? false });
+    await this.call(() => this.ops().purge(this, { rx: what.rx ?? false, tx: what.tx ?? false }));
   }
 
   /**
@@ -341,6 +336,25 @@ export class UsbSerialPort extends Device {
     this.#lines = { ...lines };
     const changed = (['cts', 'dsr', 'ri', 'dcd'] as const).filter((k) => !prev || prev[k] !== lines[k]);
     if (prev && changed.length && !this.#gone) this.#events.next({ type: 'modem', lines: { ...lines }, changed });
+  }
+
+  /**
+   * Unplugged or unbound under a call: the backend's error (a closed handle, an aborted transfer,
+   * a vanished device) is a symptom; the user gets the port's own error, from every call alike.
+   */
+  private async call<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw this.disconnectedOr(err);
+    }
+  }
+
+  private disconnectedOr(err: unknown): unknown {
+    if (!(err instanceof PortDisconnectedError) && (this.gone || (err as { name?: string })?.name === 'NotFoundError')) {
+      return new PortDisconnectedError(this.name, 0, { cause: err });
+    }
+    return err;
   }
 
   private requireOpen(what: string): void {

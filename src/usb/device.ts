@@ -83,7 +83,14 @@ export class UsbDevice extends Device {
     await this.serialize(async () => {
       if (this.opens === 0 && !this.usb.opened) {
         await this.usb.open();
-        if (this.usb.configuration === null) await this.usb.selectConfiguration(this.interfaces[0]?.configurationValue ?? 1);
+        try {
+          if (this.usb.configuration === null) await this.usb.selectConfiguration(this.interfaces[0]?.configurationValue ?? 1);
+        } catch (err) {
+          // The open is ours until a holder counts it: a device that refuses its configuration
+          // is closed again, or it stays open with nothing bound (libusb_close on a failed setup).
+          await this.usb.close().catch((e: unknown) => quietIfGone(e, this, 'close'));
+          throw err;
+        }
       }
       this.opens++;
     });

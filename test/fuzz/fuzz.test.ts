@@ -1,0 +1,26 @@
+// Hostile and broken devices (issue 15): every fuzz target, 1,000 seeded cases each. A failure
+// prints its seed, path and minimal case; FUZZ_SEED / FUZZ_PATH / FUZZ_TARGET replay it, FUZZ_RUNS
+// changes the count.
+import { expect } from 'chai';
+import { runOptions, runTarget } from './harness.ts';
+import { TARGETS } from './targets.ts';
+
+describe('fuzz: hostile and broken devices', function () {
+  // Each case has its own watchdog; this only bounds the whole target (larger with FUZZ_RUNS).
+  this.timeout(Math.max(120_000, runOptions(1000).numRuns * 100));
+  const only = process.env.FUZZ_TARGET;
+  for (const t of TARGETS) {
+    if (only && t.name !== only) continue;
+    it(`${t.name}: no crash, hang, untyped error or leak`, async () => {
+      const opts = runOptions(1000);
+      const r = await runTarget(t.name, t.arb, (x) => t.run(x), opts);
+      if (process.env.FUZZ_VERBOSE) {
+        console.log(`${t.name}: ${r.cases} cases, ${r.casesPerSecond.toFixed(0)} cases/s, ${r.outcomes.size} outcome kinds`);
+        for (const [k, n] of [...r.outcomes].sort((a, b) => b[1] - a[1])) console.log(`  ${n}\t${k}`);
+      }
+      expect(r.cases).to.equal(opts.numRuns);
+      // More than one way to end: the generator reaches past the happy path.
+      expect(r.outcomes.size).to.be.greaterThan(1);
+    });
+  }
+});
