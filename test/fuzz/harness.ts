@@ -6,6 +6,7 @@ import { getEventListeners } from 'node:events';
 import fc from 'fast-check';
 import {
   DriverModel,
+  inspectDriver,
   FTDI_IDS,
   PL2303_ID_TABLE,
   UsbSubsystem,
@@ -156,9 +157,11 @@ export async function fuzzStack(): Promise<FuzzStack> {
 
   const leakChecks = (label: string): void => {
     for (const d of drivers()) {
-      if (d.pins.size > 0) throw new FuzzViolation(`leaked-pin (${label}): ${d.bus.name} driver '${d.name}' holds ${d.pins.size} pin(s): ${[...d.pins].map((p) => p.takenAt).join('; ')}`);
-      for (const dev of d.boundDevices) {
-        if ((dev as { driver: unknown }).driver !== d) throw new FuzzViolation(`one-driver-per-device (${label}): ${dev.name} is in '${d.name}''s bound devices but bound elsewhere`);
+      const snap = inspectDriver(d);
+      if (snap.pinCount > 0) throw new FuzzViolation(`leaked-pin (${label}): ${snap.bus} driver '${d.name}' holds ${snap.pinCount} pin(s): ${snap.pins.map((p) => p.takenAt).join('; ')}`);
+      const bus = d.bus as { getDevice(name: string): { driver: unknown } | undefined };
+      for (const name of snap.boundDevices) {
+        if (bus.getDevice(name)?.driver !== d) throw new FuzzViolation(`one-driver-per-device (${label}): ${name} is in '${d.name}''s bound devices but bound elsewhere`);
       }
     }
     const live = serialBus.listDevices().length;
@@ -233,8 +236,9 @@ export async function fuzzStack(): Promise<FuzzStack> {
       const registered = drivers();
       await dispose();
       for (const d of registered) {
-        if (d.pins.size > 0) throw new FuzzViolation(`leaked-pin: '${d.name}' holds ${d.pins.size} pin(s) after its deregistration resolved`);
-        if (d.dynIds.size > 0) throw new FuzzViolation(`leaked-dynamic-id: '${d.name}' keeps ${d.dynIds.size} dynamic ID(s) after its deregistration resolved`);
+        const snap = inspectDriver(d);
+        if (snap.pinCount > 0) throw new FuzzViolation(`leaked-pin: '${d.name}' holds ${snap.pinCount} pin(s) after its deregistration resolved`);
+        if (snap.dynamicIds.length > 0) throw new FuzzViolation(`leaked-dynamic-id: '${d.name}' keeps ${snap.dynamicIds.length} dynamic ID(s) after its deregistration resolved`);
       }
     },
   };

@@ -7,6 +7,7 @@
 // backend turns them into WebUSB views, the bus and the drivers take it from there.
 import fc from 'fast-check';
 import {
+  inspectDriver,
   DriverModel,
   FTDI_IDS,
   LibusbBackend,
@@ -19,7 +20,7 @@ import {
   usbSerialBusOf,
   type AnyDriver,
 } from '../../src/index.ts';
-import type { LibusbConfigDescriptor, LibusbInterfaceDescriptor } from '../../src/usb/backends/libusb.ts';
+import type { LibusbConfigDescriptor, LibusbInterfaceDescriptor } from '../../src/usb/backends/libusb-module.ts';
 import { FakeLegacyDevice, FakeLibusb, libusbError } from '../usb/backends/fake-libusb.ts';
 import { FuzzViolation, sleep, typedErrorName } from './harness.ts';
 import type { FuzzTarget } from './targets.ts';
@@ -225,7 +226,8 @@ export const libusbTarget: FuzzTarget<LibusbDraw> = {
       if (lib.pendingOn(dev).length) throw new FuzzViolation(`leaked-transfer: ${lib.pendingOn(dev).length} transfer(s) pending on the unplugged device`);
       for (const r of reg) if (r.adapters().length || r.ports().length) throw new FuzzViolation('adapters or ports left after the unplug');
       for (const d of [...usb.bus.listDrivers(), ...serialBus.listDrivers()] as AnyDriver[]) {
-        if (d.pins.size > 0) throw new FuzzViolation(`leaked-pin: '${d.name}' holds ${d.pins.size} pin(s)`);
+        const pins = inspectDriver(d).pinCount;
+        if (pins > 0) throw new FuzzViolation(`leaked-pin: '${d.name}' holds ${pins} pin(s)`);
       }
       if (serialBus.minors.inUse !== 0) throw new FuzzViolation(`leaked-minor: ${serialBus.minors.inUse} minor(s) in use with no port`);
       return word;
