@@ -528,14 +528,25 @@ function makeWire(spec: LabWireSpec, slots: readonly string[]): LabWire {
   // Loopback: what comes in goes back out of the same relay; null modem: out of the other one.
   const peer = (i: number) => relays[spec.kind === 'loopback' ? i : 1 - i]!;
   relays.forEach((r, i) => {
+    // Bytes and the break line state leave the peer relay in the order they arrived: a break is
+    // passed on as the line held low (the far end's UART then stores its own NUL with the break
+    // flag), not as the NUL this relay's UART stored for it.
+    let order: Promise<unknown> = Promise.resolve();
     r.onRx(() => {
       const chunk = r.read();
       const out = peer(i);
-      if (out.txPending + chunk.data.length > RELAY_QUEUE) {
-        w.dropped += chunk.data.length;
+      const breaks = new Set(chunk.errors.filter((e) => e.kind === 'break').map((e) => e.offset));
+      const data = breaks.size === 0 ? chunk.data : chunk.data.filter((_, k) => !breaks.has(k));
+      if (data.length === 0) return;
+      if (out.txPending + data.length > RELAY_QUEUE) {
+        w.dropped += data.length;
         return;
       }
-      void out.write(chunk.data);
+      order = out.write(data);
+    });
+    r.onBreakChange((on) => {
+      const out = peer(i);
+      order = order.catch(() => undefined).then(() => out.setOutputs({ brk: on }));
     });
     // The end's RTS arrives as the relay's CTS, DTR as DSR: drive them out of the peer relay,
     // where the other end sees RTS as CTS and DTR as DSR and DCD.

@@ -228,6 +228,7 @@ export class UartPort {
   private overrunPending = false;
   private lineBreakIn = false;
   private readonly rxListeners = new Set<(port: UartPort) => void>();
+  private readonly breakListeners = new Set<(on: boolean) => void>();
   private readonly pinListeners = new Set<(inputs: InputPins, changed: (keyof InputPins)[]) => void>();
   private drainWaiters: (() => void)[] = [];
   private txQueue: TxJob[] = [];
@@ -294,6 +295,12 @@ export class UartPort {
   /** The line into RX is held low (the far end sends break). */
   get rxLineBreak(): boolean {
     return this.lineBreakIn;
+  }
+
+  /** Called when the line into RX starts or stops being held low (after the break's NUL is stored). */
+  onBreakChange(listener: (on: boolean) => void): () => void {
+    this.breakListeners.add(listener);
+    return () => this.breakListeners.delete(listener);
   }
 
   onInputsChange(listener: (inputs: InputPins, changed: (keyof InputPins)[]) => void): () => void {
@@ -445,11 +452,13 @@ export class UartPort {
 
   /** @internal The far end started or stopped a break. */
   breakLine(on: boolean): void {
+    if (on === this.lineBreakIn) return;
     this.lineBreakIn = on;
     if (on) {
       this.store(0, F_BREAK);
       this.notifyRx();
     }
+    for (const l of [...this.breakListeners]) l(on);
   }
 
   /** @internal */

@@ -58,6 +58,8 @@ interface PortRuntime<A extends object, S extends object> {
   /** Bytes the chip took since the last drain, and when it took the last of them. */
   unsent: number;
   lastTakenAt: number;
+  /** A cancelWrites in progress: a second caller joins it (two releases of the interface would race the restarted reader). */
+  cancelling: Promise<void> | null;
 }
 
 /** A chip driver built on the generic layer: its serial driver and its adapter accessor. */
@@ -92,6 +94,7 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
         raised: false,
         unsent: 0,
         lastTakenAt: 0,
+        cancelling: null,
       };
       runtimes.set(port, rt);
     }
@@ -234,18 +237,23 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
 
     async cancelWrites(p) {
       const rt = runtimeOf(p);
-      if (rt.writing > 0) {
-        // Reading stops first (its transfers end or are cancelled with the OUT one), then resumes.
-        const reading = rt.reader !== null;
-        const paused = rt.reader?.paused ?? false;
-        await stopReading(rt);
-        if (rt.writing > 0) await cancelTransfers(p.serial.intf, () => !p.gone);
-        if (reading && rt.sink && !p.gone) {
-          startReading(rt);
-          if (paused) rt.reader?.pause();
+      rt.cancelling ??= (async () => {
+        if (rt.writing > 0) {
+          // Reading stops first (its transfers end or are cancelled with the OUT one), then resumes.
+          const reading = rt.reader !== null;
+          const paused = rt.reader?.paused ?? false;
+          await stopReading(rt);
+          if (rt.writing > 0) await cancelTransfers(p.serial.intf, () => !p.gone);
+          if (reading && rt.sink && !p.gone) {
+            startReading(rt);
+            if (paused) rt.reader?.pause();
+          }
         }
-      }
-      await ops.purge(rt.chip, { rx: false, tx: true });
+        await ops.purge(rt.chip, { rx: false, tx: true });
+      })().finally(() => {
+        rt.cancelling = null;
+      });
+      await rt.cancelling;
     },
 
     async waitUntilSent(p) {

@@ -242,7 +242,11 @@ export class SerialPortUnderlyingSink implements UnderlyingSink<Uint8Array> {
     });
     aborted.catch(() => undefined);
     try {
-      await Promise.race([this.port.write(bytes), aborted]);
+      const written = this.port.write(bytes);
+      // After an abort the race is decided; the port's write then rejects (WriteAbortedError)
+      // with nobody left to hear it.
+      written.catch(() => undefined);
+      await Promise.race([written, aborted]);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       this.onClosed();
