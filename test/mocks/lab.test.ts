@@ -1,6 +1,8 @@
 // The pieces together, the way a chip emulation uses them: a minimal "echo chip" whose bulk OUT
 // feeds a UartPort's TX and whose bulk IN drains the port's RX FIFO, behind a mock host.
 import { expect } from 'chai';
+import { defaultDriverSets } from '../../drivers/index.ts';
+import { createStack } from '../../src/stack.ts';
 import { transferErrorKind, type HostEvent } from '../../src/usb/host.ts';
 import { createMockLab, MockLabError, MockUsbDevice, MockUsbHost, UartPort, loopbackPlug, type MockBehaviour, type MockDeviceContext } from '../../mocks/index.ts';
 
@@ -113,5 +115,39 @@ describe('mocks: the built-in lab (mocks/lab.ts) and its driver sets', () => {
   it('refuses a dongle for a driver set it was not given, naming both', () => {
     expect(() => createMockLab({ driverSets: sets.slice(0, 1) })).to.throw(MockLabError, "dongle 'pl2303hx' is for driver set 'pl2303', which this lab was not given (driver sets: ftdi_sio)");
     expect(() => createMockLab({ driverSets: [] })).to.throw(MockLabError, '(driver sets: none)');
+  });
+});
+
+describe("mocks: the lab's cables carry line states", () => {
+  it('a break sent into a loopback plug comes back as a break (the NUL flagged), not as a plain NUL', async () => {
+    const lab = createMockLab({ driverSets: defaultDriverSets() });
+    lab.plugAll();
+    await lab.flush();
+    const stack = await createStack({ host: lab.backend, driverSets: defaultDriverSets(), closeHost: false });
+    try {
+      await stack.settled();
+      const port = stack.findPort('serial:LABFT232R:if0');
+      const got: { data: number[]; errors: string[] }[] = [];
+      port.events.subscribe((e) => {
+        if (e.type === 'data') got.push({ data: [...e.data], errors: e.errors.map((x) => `${x.kind}@${x.position}`) });
+      });
+      await port.open({ baudRate: 921_600 });
+      await port.write(new Uint8Array([0x41]));
+      await port.setSignals({ brk: true });
+      await new Promise((r) => setTimeout(r, 30));
+      await port.setSignals({ brk: false });
+      await port.write(new Uint8Array([0x42]));
+      await new Promise((r) => setTimeout(r, 60));
+      expect(got.flatMap((g) => g.data)).to.deep.equal([0x41, 0x00, 0x42]);
+      const flagged = got.flatMap((g, i) => g.errors.map((e) => `${i}:${e}`));
+      expect(flagged).to.have.length(1);
+      const [chunk, err] = flagged[0]!.split(':') as [string, string];
+      expect(err).to.match(/^break@/);
+      expect(got[Number(chunk)]!.data[Number(err.split('@')[1])]).to.equal(0x00);
+      await port.close();
+    } finally {
+      await stack.close();
+      await lab.close();
+    }
   });
 });
