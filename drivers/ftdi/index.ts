@@ -1,21 +1,9 @@
 // ftdi_sio: the FTDI usb-serial driver and the pure logic under it (chip detection, baud
 // encoding, request encoders, bulk IN parsing), usable without a device.
-export {
-  ftdiSerialDriver,
-  ftdiPortOperations,
-  registerFtdi,
-  ftdiPort,
-  frameSioOut,
-  FTDI_IDS,
-  FTDI_PIDS,
-  FTDI_VID,
-  FtdiControlError,
-  FtdiUnsupportedError,
-  FtdiProbeError,
-  FtdiPortError,
-  FtdiReadError,
-} from './driver.ts';
-export type { FtdiAdapter, FtdiPortControl } from './driver.ts';
+export { ftdiDriver, ftdiSerialDriver, ftdiDriverSet, registerFtdi, ftdiAdapterOf, frameSioOut, FTDI_DRIVER_NAME, type FtdiAdapter } from './driver.ts';
+export { ftdiPort, type FtdiPortControl } from './port-control.ts';
+export { FTDI_IDS, FTDI_PIDS, FTDI_VID } from './ids.ts';
+export { FtdiControlError, FtdiUnsupportedError, FtdiProbeError, FtdiPortError } from './errors.ts';
 
 export {
   detectFtdiChip,

@@ -28,6 +28,12 @@ export interface Pl2303BaudEncoding {
   bytes: Uint8Array;
   /** The rate the chip really runs (exact, not rounded; may be fractional for divisors). */
   actual: number;
+  /**
+   * The rate Linux's pl2303 reports back through termios for this encoding
+   * (pl2303_encode_baud_rate's tty_encode_baud_rate): the direct rate as sent, or for a divisor
+   * the kernel's integer arithmetic, (12 MHz * 32 / mantissa) >> shift.
+   */
+  reported: number;
   method: Pl2303BaudMethod;
 }
 
@@ -167,14 +173,14 @@ export function encodePl2303Baud(type: Pl2303Type, baud: number): Pl2303BaudEnco
       const above = baud <= info.maxBaud ? Math.max(Math.ceil(baud), 1) : undefined;
       refuse(type, baud, nearestList(below, above), info.maxBaud);
     }
-    return { bytes: directBytes(value), actual: value, method: 'direct' };
+    return { bytes: directBytes(value), actual: value, reported: value, method: 'direct' };
   }
 
   if (PL2303_DIRECT_BAUDS.includes(target)) {
     if (relErr(target, baud) > PL2303_BAUD_TOLERANCE) {
       refuse(type, baud, [target], info.maxBaud);
     }
-    return { bytes: directBytes(target), actual: target, method: 'direct' };
+    return { bytes: directBytes(target), actual: target, reported: target, method: 'direct' };
   }
 
   const layout = info.altDivisors ? ALTERNATE : STANDARD;
@@ -193,6 +199,7 @@ export function encodePl2303Baud(type: Pl2303Type, baud: number): Pl2303BaudEnco
   return {
     bytes: layout.pack(s.best.mantissa, s.best.exponent),
     actual: s.best.rate,
+    reported: Math.floor(Math.floor(DIVISOR_BASE / s.best.mantissa) / layout.radix ** s.best.exponent),
     method: layout.method,
   };
 }

@@ -1,6 +1,6 @@
 // The PL2303 ID table: Prolific's own IDs (one per chip family) and a selection of OEM cables
 // from Linux's pl2303.h. Anything else can be added at run time through new_id.
-import { usbDevice, type UsbDeviceId } from '../../src/usb/ids.ts';
+import { usbDevice, type UsbDeviceId } from '../../src/serial/driver-api.ts';
 
 /** Per-entry quirks (Linux: the id table's driver_info). */
 export interface Pl2303IdInfo {

@@ -3,15 +3,16 @@
 export {
   createPl2303Driver,
   pl2303Driver,
+  pl2303DriverSet,
+  registerPl2303,
   pl2303AdapterOf,
   PL2303_DRIVER_NAME,
-  Pl2303TransferError,
-  Pl2303EndpointError,
-  Pl2303LineSettingsError,
+  INITIAL_STATUS_MS,
   type Pl2303Adapter,
   type Pl2303Endpoints,
   type Pl2303DriverOptions,
 } from './driver.ts';
+export { Pl2303TransferError, Pl2303EndpointError, Pl2303LineSettingsError } from './errors.ts';
 export { PL2303_ID_TABLE, PL2303_VENDOR_ID, pl2303IdInfo, type Pl2303IdInfo } from './ids.ts';
 export {
   detectPl2303Type,

@@ -1,6 +1,6 @@
 // PL2303 chip types, their properties, and type detection (Linux's pl2303_detect_type).
 // Pure logic: the only I/O is through the callbacks the caller passes in.
-import { transferErrorKind } from '../../src/usb/host.ts';
+import { transferErrorKind } from '../../src/serial/driver-api.ts';
 
 export type Pl2303Type = 'H' | 'HX' | 'HXD' | 'TA' | 'TB' | 'HXN';
 

@@ -467,7 +467,7 @@ export class FtdiChipEmulation implements MockBehaviour {
       payload = concat(parts);
     }
     ch.stats.bytesFromHost += payload.length;
-    return this.acceptTx(ch, payload);
+    return this.acceptTx(ch, payload, endpointAddress);
   }
 
   onIn(endpointAddress: number, maxBytes: number): InReply {
@@ -588,12 +588,15 @@ export class FtdiChipEmulation implements MockBehaviour {
   }
 
   /** Takes OUT data into the TX buffer as room appears; resolves when all of it is in. */
-  private async acceptTx(ch: FtdiEmulatedChannel, payload: Uint8Array): Promise<OutReply> {
+  private async acceptTx(ch: FtdiEmulatedChannel, payload: Uint8Array, endpointAddress: number): Promise<OutReply> {
     const power = this.power;
     const cap = this.part.txBuffer;
     let at = 0;
     while (at < payload.length) {
       if (power !== this.power) return; // the device lost power: the transfer already failed
+      // The host cancelled the transfer: its remaining packets never arrive (a cancelled URB
+      // sends nothing more; what the FIFO already holds stays until sent or purged).
+      if (this.ctx && this.ctx.device.pendingOn(endpointAddress) === 0) return;
       const room = cap - ch.txQueued;
       if (room <= 0) {
         await new Promise<void>((r) => ch.txWaiters.push(r));

@@ -1,8 +1,10 @@
 // usb-serial on top of the usb bus.
 export { usbSerialBusOf, MinorAllocator, type UsbSerialBus } from './bus.ts';
 export { SerialDriver, isSerialTypeId, type SerialDriverSpec, type SerialId, type SerialTypeId } from './driver.ts';
-export { UsbSerial, UsbSerialPort, PortDisconnectedError, PortStateError, type PortEvent, type PortState } from './port.ts';
-export type { PortOperations, PortSink } from './port-ops.ts';
+export { UsbSerial, UsbSerialPort, PortDisconnectedError, PortStateError, WriteAbortedError, type PortEvent, type PortState } from './port.ts';
+export type { PortOperations, PortSink, PortCapabilities, PortCloseOptions } from './port-ops.ts';
+export { defineUsbSerialDriver, type UsbSerialChipDriver } from './generic/driver.ts';
+export type { UsbSerialChipOps } from './generic/chip-ops.ts';
 export { InPipeline, type InPipelineOptions } from './pipeline.ts';
 export * from './settings.ts';
 export {

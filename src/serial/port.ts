@@ -1,10 +1,10 @@
 // A usb-serial port: a device on the usb-serial bus (Linux: usb_serial_port, ttyUSB<n>), one
-// per interface or channel of a bound adapter. The user-facing API on it (open, settings,
-// streams) grows in src/serial/ as the chip drivers need it.
+// per interface or channel of a bound adapter: its state machine, settings, signals, writes,
+// drain, discarding writes, and the events its users see.
 import { Subject, type Observable } from 'rxjs';
 import { CoreError, Device } from '../core/index.ts';
 import { childLog } from '../log.ts';
-import type { PortSink } from './port-ops.ts';
+import type { PortCapabilities, PortSink } from './port-ops.ts';
 import {
   normalizeSettings,
   type AppliedSettings,
@@ -66,16 +66,18 @@ export class PortDisconnectedError extends CoreError {
   }
 }
 
-/** A write canceled by discardWrites(): `bytesWritten` of it had been taken by the chip. */
+/** A write cut short by discardWrites: `bytesWritten` of it reached the chip, the rest was dropped. */
 export class WriteAbortedError extends Error {
+  override readonly name = 'WriteAbortedError';
   readonly code = 'ECANCELED';
+  /** node-serialport's mark for an operation cancelled on purpose. */
+  readonly canceled = true;
   constructor(
     readonly port: string,
     readonly bytesWritten: number,
-    readonly reason?: unknown,
+    options?: { cause?: unknown },
   ) {
-    super(`write on ${port} was discarded after ${bytesWritten} bytes`, reason === undefined ? undefined : { cause: reason });
-    this.name = 'WriteAbortedError';
+    super(`write on ${port} was discarded after ${bytesWritten} bytes reached the chip`, options);
   }
 }
 
@@ -94,9 +96,10 @@ export class UsbSerialPort extends Device {
   #lines: ModemLines | null = null;
   #events = new Subject<PortEvent>();
   #writing: Promise<unknown> = Promise.resolve();
-  /** Bumped by discardWrites: writes queued under an older value are canceled. */
-  #writeEpoch = 0;
   #gone = false;
+  /** Bumped by discardWrites: writes started under an older value are discarded. */
+  #writeEpoch = 0;
+  #discardReason: unknown = undefined;
   /** Counters for tests and the stress harness. */
   readonly stats = { bytesRead: 0, bytesWritten: 0, lineErrors: 0 };
 
@@ -168,8 +171,8 @@ export class UsbSerialPort extends Device {
   /**
    * Closes the port. Queued writes get up to `closingWaitMs` (Linux's closing_wait, 30 s by
    * default) to go out; after that the port closes anyway, so a write held by flow control
-   * cannot hang the close: the write then rejects with how far it got. `hupcl` (default true,
-   * termios HUPCL) drops DTR and RTS; false keeps them as they are.
+   * cannot hang the close: the write then rejects with how far it got. `hupcl: false` leaves
+   * DTR and RTS as they are (Linux: HUPCL clear); by default close drops them.
    */
   async close(options: { closingWaitMs?: number; hupcl?: boolean } = {}): Promise<void> {
     if (this.#state === 'closed') return;
@@ -227,23 +230,35 @@ export class UsbSerialPort extends Device {
     return run;
   }
 
-  /** Resolves when every queued write has been taken by the chip. */
+  /**
+   * Resolves when every queued write has left the chip: the chip's transmitter-empty status where
+   * it has one, else the time its FIFO takes at the line rate (usb_serial_generic_wait_until_sent).
+   */
   async drain(): Promise<void> {
     await this.#writing.catch(() => undefined);
+    if (this.#state === 'open' && !this.gone) await this.ops().waitUntilSent?.(this);
   }
 
   /**
-   * Cancels the queued writes and the one in flight (between its chunks): they reject with
-   * WriteAbortedError; then the chip's unsent output is purged (Linux: tcflush(TCOFLUSH)).
+   * Discards every pending and queued write: the bulk-OUT transfer in flight is cancelled, then
+   * the chip's transmit FIFO purged, so nothing of those writes reaches the line once this
+   * resolves. Each of their promises rejects with WriteAbortedError (cause: `reason`). The port
+   * stays open.
    */
   async discardWrites(reason?: unknown): Promise<void> {
     this.requireOpen('discardWrites');
     this.#writeEpoch++;
-    this.#abortReason = reason;
-    await this.ops().purge(this, { rx: false, tx: true });
+    this.#discardReason = reason;
+    const ops = this.ops();
+    if (ops.cancelWrites) await ops.cancelWrites(this);
+    else await ops.purge(this, { rx: false, tx: true });
+    await this.#writing.catch(() => undefined);
   }
 
-  #abortReason: unknown = undefined;
+  /** What the chip can do (refusals for the rest are typed errors). */
+  get capabilities(): PortCapabilities | undefined {
+    return this.serial.type.spec.port?.capabilities?.(this);
+  }
 
   /** Backpressure: stop / restart reading from the chip. */
   pauseReading(): void {
@@ -272,19 +287,27 @@ export class UsbSerialPort extends Device {
 
   private async writeNow(data: Uint8Array, epoch: number): Promise<number> {
     let sent = 0;
+    const discarded = () => new WriteAbortedError(this.name, sent, { cause: this.#discardReason });
     while (sent < data.length) {
-      if (epoch !== this.#writeEpoch) throw new WriteAbortedError(this.name, sent, this.#abortReason);
+      if (epoch !== this.#writeEpoch) throw discarded();
       if (this.gone) throw new PortDisconnectedError(this.name, sent);
       if (this.#state !== 'open') throw new PortStateError(this.name, this.#state, 'the port closed during the write');
       const chunk = data.subarray(sent, sent + WRITE_CHUNK);
+      let taken = 0;
       try {
-        await this.ops().write(this, chunk);
+        await this.ops().write(this, chunk, (n) => {
+          taken += n;
+          this.stats.bytesWritten += n;
+        });
       } catch (err) {
+        sent += taken;
         if (this.gone || (err as { name?: string })?.name === 'NotFoundError') throw new PortDisconnectedError(this.name, sent);
+        if (epoch !== this.#writeEpoch) throw discarded();
         throw err;
       }
+      // Drivers that report no progress: the whole chunk was taken.
+      if (taken === 0) this.stats.bytesWritten += chunk.length;
       sent += chunk.length;
-      this.stats.bytesWritten += chunk.length;
     }
     return sent;
   }

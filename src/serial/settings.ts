@@ -31,6 +31,12 @@ export const DEFAULT_SETTINGS: SerialSettings = {
 export interface AppliedSettings extends SerialSettings {
   /** The rate the chip runs at (within 3% of baudRate, or the driver refused). */
   actualBaudRate: number;
+  /**
+   * The rate Linux's driver for this chip reports back through termios for the requested one
+   * (what an OS serial binding reads back): ftdi_sio the requested rate, pl2303 the rate its
+   * divisor encodes (pl2303_encode_baud_rate's tty_encode_baud_rate).
+   */
+  reportedBaudRate: number;
 }
 
 export interface OutputSignals {
@@ -63,6 +69,16 @@ export class SerialSettingsError extends CoreError {
     options?: { cause?: unknown },
   ) {
     super('EINVAL', message, options);
+  }
+}
+
+/** A feature the port's chip does not have (break, a flow-control mode): refused, never ignored. */
+export class UnsupportedFeatureError extends SerialSettingsError {
+  constructor(
+    readonly feature: 'break' | 'flowControl' | 'dataBits',
+    message: string,
+  ) {
+    super(feature === 'break' ? 'signals' : feature, message);
   }
 }
 

@@ -7,9 +7,9 @@ import { FakeBackend } from '../usb/fake-backend.ts';
 /** Port operations that do nothing, with the ones a test cares about replaced. */
 function stubOps(overrides: Partial<PortOperations>): PortOperations {
   return {
-    open: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
+    open: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate, reportedBaudRate: s.baudRate }),
     close: async () => undefined,
-    setSettings: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate }),
+    setSettings: async (_p, s) => ({ ...s, actualBaudRate: s.baudRate, reportedBaudRate: s.baudRate }),
     setSignals: async () => undefined,
     getModemLines: async () => ({ cts: false, dsr: false, ri: false, dcd: false }),
     purge: async () => undefined,

@@ -76,7 +76,7 @@ describe('ftdi_sio: binding and chip detection', () => {
     const intf = lab.usb.deviceFor(lab.host.attachmentOf(f.device)!)!.interfaces[0]!;
     expect(intf.driver).to.equal(null);
     const serial = new UsbSerial(intf, lab.reg.serialDrivers[0]!, null);
-    const err = await Promise.resolve(ftdiSerialDriver.probe!(serial, null)).catch((e: unknown) => e);
+    const err = await Promise.resolve(ftdiSerialDriver.attach!(serial)).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(UnsupportedFtdiChipError);
     expect((err as Error).message).to.match(/bcdDevice 0x0300/);
   });

@@ -1,0 +1,46 @@
+// The usb-serial driver API: everything a chip driver in drivers/ imports, and nothing else
+// (what <linux/usb/serial.h> is to Linux's drivers). A chip driver is a UsbSerialChipOps table
+// (generic/chip-ops.ts: the contract, method by method) turned into a serial driver by
+// defineUsbSerialDriver; the generic layer does the I/O every chip shares.
+//
+// A chip folder exports:
+//   <chip>Driver        the serial driver spec (defineUsbSerialDriver(ops).spec)
+//   register<Chip>(usbBus)   registerUsbSerialDrivers([spec], name, ids, { usbBus })
+//   <chip>AdapterOf(port | serial)   the detected chip and its current settings
+//   <chip>DriverSet     { name, specs, ids } for the default driver list (drivers/index.ts)
+export type { UsbSerialChipOps, ChipPort, ChipAttach, ChipEndpoints, ChipCapabilities } from './generic/chip-ops.ts';
+export { defineUsbSerialDriver, UsbSerialWriteError, type UsbSerialChipDriver } from './generic/driver.ts';
+export { UsbSerialControl, UsbSerialControlError, type ControlSetup, type ControlFailure, type ControlRequestOptions } from './generic/control.ts';
+export { UsbSerialReadError, READ_RESTARTS } from './generic/reader.ts';
+export type { PortSink, PortCapabilities } from './port-ops.ts';
+export { UsbSerialPort, UsbSerial, PortDisconnectedError } from './port.ts';
+export type { SerialDriverSpec } from './driver.ts';
+export { registerUsbSerialDrivers, type UsbSerialRegistration } from './register.ts';
+export {
+  SerialSettingsError,
+  UnsupportedFeatureError,
+  type AppliedSettings,
+  type SerialSettings,
+  type ModemLines,
+  type LineError,
+  type LineErrorKind,
+  type DataBits,
+  type Parity,
+  type StopBits,
+  type FlowControl,
+} from './settings.ts';
+export { ProbeNoMatch } from '../core/index.ts';
+export type { UsbBus } from '../usb/bus.ts';
+export type { UsbInterface, UsbEndpointInfo } from '../usb/device.ts';
+export { usbDevice, type UsbDeviceId } from '../usb/ids.ts';
+export { readDeviceDescriptor } from '../usb/descriptors.ts';
+export type { RawDeviceDescriptor } from '../usb/host.ts';
+export { transferErrorKind } from '../usb/host.ts';
+export { childLog } from '../log.ts';
+
+/** A driver set: the usb driver (module) name, its serial drivers, and the ID table. */
+export interface UsbSerialDriverSet {
+  readonly name: string;
+  readonly specs: readonly import('./driver.ts').SerialDriverSpec[];
+  readonly ids: readonly import('../usb/ids.ts').UsbDeviceId[];
+}

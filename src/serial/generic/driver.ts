@@ -1,0 +1,318 @@
+// The generic usb-serial port layer (Linux: drivers/usb/serial/generic.c; usb-serial-for-android:
+// CommonUsbSerialPort): turns a chip ops table (chip-ops.ts) into a serial driver. It owns, for
+// every chip alike: attach bookkeeping, the per-port state, open with close-on-failure, the read
+// side (reader.ts), the bulk-OUT loop with progress, cancelling writes, drain, DTR/RTS on open and
+// close (HUPCL), and refusing what the chip's capabilities leave out.
+import { childLog } from '../../log.ts';
+import type { SerialDriverSpec } from '../driver.ts';
+import type { PortCapabilities, PortCloseOptions, PortOperations, PortSink } from '../port-ops.ts';
+import { PortDisconnectedError, type UsbSerial, type UsbSerialPort } from '../port.ts';
+import { UnsupportedFeatureError, type AppliedSettings, type OutputSignals, type SerialSettings } from '../settings.ts';
+import type { ChipPort, UsbSerialChipOps } from './chip-ops.ts';
+import { cancelTransfers } from './cancel.ts';
+import { UsbSerialControl } from './control.ts';
+import { PortReader } from './reader.ts';
+
+const log = childLog('serial.generic');
+
+/** Default bulk IN transfer: 16 packets. */
+const READ_PACKETS = 16;
+/** Default bulk OUT transfer size. */
+const WRITE_TRANSFER = 16384;
+
+const FLOW_NAMES: Record<SerialSettings['flowControl'], string> = {
+  none: 'no',
+  'rts-cts': 'RTS/CTS',
+  'dtr-dsr': 'DTR/DSR',
+  'xon-xoff': 'automatic XON/XOFF',
+};
+
+/** A bulk-OUT transfer the chip refused (stalled) or that moved no bytes. */
+export class UsbSerialWriteError extends Error {
+  override readonly name = 'UsbSerialWriteError';
+  constructor(
+    readonly port: string,
+    readonly status: USBTransferStatus | 'no bytes taken',
+    /** Bytes of the write the chip took before it failed. */
+    readonly bytesWritten: number,
+  ) {
+    super(`${port}: bulk OUT ${status === 'no bytes taken' ? 'took no bytes' : `answered ${status}`} after ${bytesWritten} bytes`);
+  }
+}
+
+/** What the generic layer keeps per bound interface (UsbSerial.driverData). */
+interface Bound<A extends object> {
+  readonly ops: object;
+  readonly adapter: A;
+  readonly control: UsbSerialControl;
+}
+
+interface PortRuntime<A extends object, S extends object> {
+  readonly chip: ChipPort<A, S>;
+  sink: PortSink | null;
+  reader: PortReader | null;
+  /** Bulk-OUT transfers in flight. */
+  writing: number;
+  /** DTR/RTS raised by open: close with HUPCL drops them. */
+  raised: boolean;
+}
+
+/** A chip driver built on the generic layer: its serial driver and its adapter accessor. */
+export interface UsbSerialChipDriver<A extends object, S extends object> {
+  readonly spec: SerialDriverSpec;
+  /** The chip's adapter record of a port or interface it drives, or undefined. */
+  adapterOf(target: UsbSerial | UsbSerialPort): A | undefined;
+  /** A port as the chip ops see it (for the chip's own extra controls), or undefined. */
+  chipOf(port: UsbSerialPort): ChipPort<A, S> | undefined;
+}
+
+export function defineUsbSerialDriver<A extends object, S extends object>(ops: UsbSerialChipOps<A, S>): UsbSerialChipDriver<A, S> {
+  const runtimes = new WeakMap<UsbSerialPort, PortRuntime<A, S>>();
+
+  const boundOf = (serial: UsbSerial): Bound<A> | undefined => {
+    const d = serial.driverData as Bound<A> | undefined;
+    return d && typeof d === 'object' && d.ops === ops ? d : undefined;
+  };
+  const adapterOf = (target: UsbSerial | UsbSerialPort): A | undefined =>
+    boundOf('serial' in target ? target.serial : target)?.adapter;
+
+  const runtimeOf = (port: UsbSerialPort): PortRuntime<A, S> => {
+    let rt = runtimes.get(port);
+    if (!rt) {
+      const bound = boundOf(port.serial);
+      if (!bound) throw new PortDisconnectedError(port.name);
+      rt = {
+        chip: { port, adapter: bound.adapter, state: ops.newPortState(bound.adapter), control: bound.control },
+        sink: null,
+        reader: null,
+        writing: 0,
+        raised: false,
+      };
+      runtimes.set(port, rt);
+    }
+    return rt;
+  };
+
+  const capabilities = (port: UsbSerialPort): PortCapabilities => ops.capabilities(runtimeOf(port).chip.adapter);
+
+  const who = (port: UsbSerialPort): string => {
+    const bound = boundOf(port.serial);
+    return (bound && ops.describe?.(bound.adapter)) ?? `${ops.name} on ${port.name}`;
+  };
+
+  function refuseUnsupported(port: UsbSerialPort, s: SerialSettings): void {
+    const caps = capabilities(port);
+    if (!caps.flowControl.includes(s.flowControl)) {
+      throw new UnsupportedFeatureError(
+        'flowControl',
+        `${who(port)} has no ${FLOW_NAMES[s.flowControl]} flow control; use ${caps.flowControl.map((f) => `'${f}'`).join(', ')}`,
+      );
+    }
+    if (!caps.dataBits.includes(s.dataBits)) {
+      throw new UnsupportedFeatureError('dataBits', `${who(port)} does ${caps.dataBits.join(' or ')} data bits, not ${s.dataBits}`);
+    }
+  }
+
+  function startReading(rt: PortRuntime<A, S>): void {
+    const { chip } = rt;
+    const eps = ops.endpoints(chip.adapter);
+    const reader = new PortReader({
+      intf: chip.port.serial.intf,
+      bulkIn: eps.bulkIn,
+      interruptIn: eps.interruptIn,
+      transferSize: ops.readTransferSize?.(chip.adapter) ?? READ_PACKETS * eps.bulkIn.packetSize,
+      settleMs: ops.readSettleMs?.(chip.adapter) ?? 0,
+      onBulk: (data) => {
+        if (rt.reader === reader && rt.sink) ops.parseBulkIn(chip, data, rt.sink);
+      },
+      onInterrupt: ops.parseInterrupt
+        ? (data) => {
+            if (rt.reader === reader && rt.sink) ops.parseInterrupt!(chip, data, rt.sink);
+          }
+        : undefined,
+      onFailed: (error) => {
+        if (rt.reader !== reader) return;
+        rt.reader = null;
+        rt.sink?.failed(error);
+      },
+      keepClaimed: () => !chip.port.gone,
+    });
+    rt.reader = reader;
+    reader.start();
+  }
+
+  async function stopReading(rt: PortRuntime<A, S>): Promise<void> {
+    const reader = rt.reader;
+    rt.reader = null;
+    await reader?.stop();
+  }
+
+  const port: PortOperations = {
+    async open(p, settings, sink) {
+      const rt = runtimeOf(p);
+      refuseUnsupported(p, settings);
+      rt.sink = sink;
+      const applied = await ops.open(rt.chip, settings);
+      startReading(rt);
+      // The tty layer raises DTR and RTS once the port is open (Linux: tty_port dtr_rts(1)).
+      await ops.setLines(rt.chip, { dtr: true, rts: true });
+      rt.raised = true;
+      return applied;
+    },
+
+    async close(p, options: PortCloseOptions = { hupcl: true }) {
+      const rt = runtimes.get(p);
+      if (!rt) return;
+      await stopReading(rt);
+      rt.sink = null;
+      // Nothing to undo after an open refused before it raised the lines (a bad setting).
+      const raised = rt.raised;
+      rt.raised = false;
+      if (p.serial.gone || !boundOf(p.serial)) return;
+      try {
+        await ops.close(rt.chip, { hupcl: options.hupcl && raised });
+      } catch (err) {
+        if (!(err instanceof PortDisconnectedError)) throw err;
+      }
+    },
+
+    async setSettings(p, settings) {
+      refuseUnsupported(p, settings);
+      return ops.setSettings(runtimeOf(p).chip, settings);
+    },
+
+    async setSignals(p, signals: OutputSignals) {
+      const rt = runtimeOf(p);
+      if (signals.brk !== undefined && (!capabilities(p).break || !ops.setBreak)) {
+        throw new UnsupportedFeatureError('break', `${who(p)} cannot send a break`);
+      }
+      if (signals.dtr !== undefined || signals.rts !== undefined) await ops.setLines(rt.chip, { dtr: signals.dtr, rts: signals.rts });
+      if (signals.brk !== undefined) await ops.setBreak!(rt.chip, signals.brk);
+    },
+
+    getModemLines: (p) => ops.getModemLines(runtimeOf(p).chip),
+
+    purge: (p, what) => ops.purge(runtimeOf(p).chip, what),
+
+    async write(p, data, progress) {
+      const rt = runtimeOf(p);
+      const { chip } = rt;
+      const ep = ops.endpoints(chip.adapter).bulkOut;
+      const usb = p.serial.intf.usb;
+      const bytes = ops.frameOut ? ops.frameOut(chip, data) : data;
+      const framed = bytes.length !== data.length;
+      const size = ops.writeTransferSize ?? WRITE_TRANSFER;
+      let at = 0;
+      while (at < bytes.length) {
+        const chunk = bytes.subarray(at, at + size);
+        rt.writing++;
+        let r: USBOutTransferResult;
+        try {
+          r = await usb.transferOut(ep.number, chunk as Uint8Array<ArrayBuffer>);
+        } finally {
+          rt.writing--;
+        }
+        if (r.status === 'stall') {
+          await usb.clearHalt('out', ep.number).catch(() => undefined);
+          throw new UsbSerialWriteError(p.name, 'stall', at + r.bytesWritten);
+        }
+        if (r.status !== 'ok') throw new UsbSerialWriteError(p.name, r.status, at + r.bytesWritten);
+        if (r.bytesWritten === 0 && chunk.length > 0) throw new UsbSerialWriteError(p.name, 'no bytes taken', at);
+        at += r.bytesWritten;
+        // Framed bytes (headers) are not the caller's: report payload progress at the end.
+        if (!framed) progress?.(r.bytesWritten);
+      }
+      if (framed) progress?.(data.length);
+    },
+
+    async cancelWrites(p) {
+      const rt = runtimeOf(p);
+      if (rt.writing > 0) {
+        // Reading stops first (its transfers end or are cancelled with the OUT one), then resumes.
+        const reading = rt.reader !== null;
+        const paused = rt.reader?.paused ?? false;
+        await stopReading(rt);
+        if (rt.writing > 0) await cancelTransfers(p.serial.intf, () => !p.gone);
+        if (reading && rt.sink && !p.gone) {
+          startReading(rt);
+          if (paused) rt.reader?.pause();
+        }
+      }
+      await ops.purge(rt.chip, { rx: false, tx: true });
+    },
+
+    async waitUntilSent(p) {
+      const rt = runtimeOf(p);
+      const caps = capabilities(p);
+      if (caps.txEmptyStatus && ops.txEmpty) {
+        // usb_serial_generic_wait_until_sent: poll tx_empty about once per character time.
+        const bps = p.settings?.actualBaudRate || 9600;
+        const period = Math.max(1, Math.ceil(10_000 / bps));
+        const limit = Date.now() + 1000 + Math.ceil(((caps.txFifoSize + 64) * 10 * 1000) / bps) * 2;
+        while (!(await ops.txEmpty(rt.chip))) {
+          if (p.gone) throw new PortDisconnectedError(p.name);
+          if (Date.now() > limit) {
+            log.warn({ port: p.name }, 'transmitter not empty within its bound; drain gives up waiting');
+            return;
+          }
+          await sleep(period);
+        }
+        return;
+      }
+      // No transmitter-empty status: the time a full FIFO takes at the line rate (10 bits a byte).
+      const bps = p.settings?.actualBaudRate || 9600;
+      await sleep(Math.ceil((caps.txFifoSize * 10 * 1000) / bps));
+    },
+
+    capabilities,
+
+    pauseReading(p) {
+      runtimes.get(p)?.reader?.pause();
+    },
+
+    resumeReading(p) {
+      runtimes.get(p)?.reader?.resume();
+    },
+  };
+
+  const spec: SerialDriverSpec = {
+    name: ops.name,
+    description: ops.description,
+    idTable: ops.idTable,
+    numPorts: 1,
+    probe: ops.probe ? (serial, id) => ops.probe!(serial.intf, id) : undefined,
+    async attach(serial) {
+      const control = new UsbSerialControl(serial.intf.usb);
+      const adapter = await ops.attach({ intf: serial.intf, id: serial.id, control });
+      const bound: Bound<A> = { ops, adapter, control };
+      serial.driverData = bound;
+      return 1; // one port per interface; each interface of a multi-channel chip binds alone
+    },
+    portProbe: ops.portProbe ? (p) => ops.portProbe!(runtimeOf(p).chip) : undefined,
+    async portRemove(p) {
+      const rt = runtimes.get(p);
+      if (rt) await stopReading(rt);
+    },
+    async disconnect(serial) {
+      // The ports were marked gone before this; stop their reads (unbind: the device is still there).
+      for (const p of serial.ports) {
+        const rt = runtimes.get(p);
+        if (!rt) continue;
+        rt.sink = null;
+        await stopReading(rt);
+      }
+    },
+    release(serial) {
+      const bound = boundOf(serial);
+      serial.driverData = undefined;
+      if (bound) ops.release?.(bound.adapter);
+    },
+    port,
+  };
+  const chipOf = (p: UsbSerialPort): ChipPort<A, S> | undefined => (boundOf(p.serial) ? runtimeOf(p).chip : undefined);
+  return { spec, adapterOf, chipOf };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
