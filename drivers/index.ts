@@ -1,6 +1,7 @@
 // The chip drivers this project ships, as usb-serial driver sets: what the command line and the
 // mock lab register by default. A new chip family is one folder here and one entry below.
 import type { UsbSerialDriverSet } from '../src/serial/driver-set.ts';
+import { cp210xDriverSet } from './cp210x/index.ts';
 import { FTDI_IDS, ftdiSerialDriver } from './ftdi/index.ts';
 import { PL2303_ID_TABLE, pl2303Driver } from './pl2303/index.ts';
 
@@ -9,5 +10,6 @@ export function defaultDriverSets(): UsbSerialDriverSet[] {
   return [
     { name: 'ftdi_sio', specs: [ftdiSerialDriver], ids: FTDI_IDS },
     { name: 'pl2303', specs: [pl2303Driver], ids: PL2303_ID_TABLE },
+    cp210xDriverSet,
   ];
 }
