@@ -117,6 +117,8 @@ export interface Cp210xAdapter {
 }
 
 interface Cp210xPortState {
+  /** IFC_ENABLE(1) was sent and not undone: close has something to undo. */
+  enabled: boolean;
   settings: SerialSettings | null;
   /** The last SET_BAUDRATE value and SET_LINE_CTL wValue the chip took. */
   baudValue: number | null;
@@ -398,6 +400,7 @@ function cp210xOps(options: Cp210xDriverOptions): UsbSerialChipOps<Cp210xAdapter
     }),
 
     newPortState: () => ({
+      enabled: false,
       settings: null,
       baudValue: null,
       lineCtl: null,
@@ -419,7 +422,10 @@ function cp210xOps(options: Cp210xDriverOptions): UsbSerialChipOps<Cp210xAdapter
       st.modemReported = false;
       st.breakOn = false;
       st.parser.reset();
-      await c.control.serialize(() => out(c, CP210X_REQ.IFC_ENABLE, 1, 'IFC_ENABLE(1)'));
+      await c.control.serialize(async () => {
+        st.enabled = true; // sent: a failure after this still gets close's PURGE and IFC_ENABLE(0)
+        await out(c, CP210X_REQ.IFC_ENABLE, 1, 'IFC_ENABLE(1)');
+      });
       return apply(c, settings, true);
     },
 
@@ -451,6 +457,7 @@ function cp210xOps(options: Cp210xDriverOptions): UsbSerialChipOps<Cp210xAdapter
 
     async close(c, { hupcl }) {
       const st = c.state;
+      if (!st.enabled) return; // refused before IFC_ENABLE: nothing to undo
       const step = async (what: string, fn: () => Promise<void>) => {
         try {
           await fn();
@@ -468,6 +475,7 @@ function cp210xOps(options: Cp210xDriverOptions): UsbSerialChipOps<Cp210xAdapter
         // "Clear both queues; cp2108 needs this to avoid an occasional hang" (cp210x_close).
         await step('PURGE', () => out(c, CP210X_REQ.PURGE, CP210X_PURGE.ALL, 'PURGE 0x000f'));
         await step('IFC_ENABLE(0)', () => out(c, CP210X_REQ.IFC_ENABLE, 0, 'IFC_ENABLE(0)'));
+        st.enabled = false;
         st.eventMode = false; // disabling the interface ends event insertion
       });
     },
