@@ -2,7 +2,7 @@
 // the driver reports as actual is the rate the emulated part (its own AN205/datasheet model,
 // written apart from the driver's encoder) runs; what it refuses never reaches the chip.
 import { expect } from 'chai';
-import { SerialSettingsError } from '../../../src/serial/index.ts';
+import { SerialSettingsError, type AppliedSettings } from '../../../src/serial/index.ts';
 import { createCp210x, type Cp210xPart } from '../../../mocks/cp210x/index.ts';
 import { encodeCp210xBaud } from '../../../drivers/cp210x/index.ts';
 import { controlLines, cp210xLab } from './lab.ts';
@@ -34,10 +34,11 @@ describe('CP210x baud round trips through the emulation', function () {
           }
           accepted++;
           if (r instanceof Error) throw r;
-          expect(r.actualBaudRate, `${rate}`).to.equal(enc.actual);
-          expect(r.reportedBaudRate, `${rate}`).to.equal(enc.value);
+          const applied = r as AppliedSettings;
+          expect(applied.actualBaudRate, `${rate}`).to.equal(enc.actual);
+          expect(applied.reportedBaudRate, `${rate}`).to.equal(enc.value);
           const running = chip.port(intf).lineSettings.baudRate;
-          expect(Math.abs(running - r.actualBaudRate), `${rate}: chip runs ${running}`).to.be.below(1);
+          expect(Math.abs(running - applied.actualBaudRate), `${rate}: chip runs ${running}`).to.be.below(1);
           expect(chip.port(intf).baudValue, `${rate}`).to.equal(enc.value);
         }
         expect(accepted).to.be.greaterThan(10);
