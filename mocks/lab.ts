@@ -17,6 +17,7 @@ import { MockLabError } from './errors.ts';
 import { mockFtdi } from './ftdi/index.ts';
 import { MockUsbHost, type MockUsbHostOptions } from './host.ts';
 import { createPl2303 } from './pl2303/index.ts';
+import { createCp210x } from './cp210x/index.ts';
 import { nullModem, UartPort, type Wire } from './uart.ts';
 
 /**
@@ -156,6 +157,13 @@ function pl2303Dongle(name: string, part: Parameters<typeof createPl2303>[0], at
   };
 }
 
+function cp210xDongle(name: string, part: Parameters<typeof createCp210x>[0], at: string, description: string, pacing = false): LabDongleSpec {
+  return { name, at, driverSet: 'cp210x', kernelDriver: 'cp210x', description, create: () => {
+    const c = createCp210x(part, { descriptor: { serialNumber: `LAB${name.toUpperCase()}` }, chip: { uart: { pacing } }, device: { transferLog: { limit: 0 } } });
+    return { device: c.device, uarts: c.chip.ports.map((p) => p.uart) };
+  } };
+}
+
 /** A device that is not ours: a wireless-receiver-like HID device nobody here binds. */
 function foreignDongle(name: string, at: string): LabDongleSpec {
   return {
@@ -197,6 +205,8 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
       pl2303Dongle('pl2303gc', 'PL2303GC', '2-1.1', {}, 'PL2303GC (HXN) with a loopback plug', pacing),
       ftdiDongle('custom-ftdi', 'FT232R', '1-2', { idVendor: 0x1209, idProduct: 0x7a01, description: 'FT232R board with its own ID (binds through new_id)' }, pacing),
       pl2303Dongle('custom-pl2303', 'PL2303HX', '1-3', { idVendor: 0x1209, idProduct: 0x7a02, serialNumber: 'LABCUSTOMPL' }, 'PL2303HX board with its own ID (binds through new_id)', pacing),
+      cp210xDongle('cp2102', 'CP2102', '2-1.2', 'CP2102 with a loopback plug', pacing),
+      cp210xDongle('cp2105', 'CP2105', '2-1.3', 'CP2105, ECI null-modem to SCI', pacing),
     ],
     wires: [
       { kind: 'loopback', slot: 'ft232r' },
@@ -205,6 +215,8 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
       { kind: 'loopback', slot: 'pl2303gc' },
       { kind: 'loopback', slot: 'custom-ftdi' },
       { kind: 'loopback', slot: 'custom-pl2303' },
+      { kind: 'loopback', slot: 'cp2102' },
+      { kind: 'null-modem', a: 'cp2105.a', b: 'cp2105.b' },
     ],
     newIds: [
       { driver: 'ftdi_sio', id: '1209 7a01' },

@@ -5,7 +5,7 @@
 //   ESC 0x00          a data byte equal to ESC
 //   ESC 0x01 LSR DATA a data byte received with the errors LSR names
 //   ESC 0x02 LSR      line status without data (overrun inserts a NUL; other errors are counted)
-//   ESC 0x03 MSR      modem status (Linux parses and ignores it)
+//   ESC 0x03 MSR      modem status (Linux parses and ignores it; returned here for the driver)
 
 /** LSR bits of an event (`CP210X_LSR_*`). */
 export const CP210X_LSR = Object.freeze({ OVERRUN: 0x02, PARITY: 0x04, FRAME: 0x08, BREAK: 0x10 } as const);
@@ -29,6 +29,8 @@ export interface Cp210xParsed {
   readonly data: Uint8Array;
   /** One flag per byte of `data` (a TTY flag in Linux's terms). */
   readonly flags: readonly Cp210xByteFlag[];
+  /** MSR bytes of the modem-status events in the packet, in order (Linux drops them). */
+  readonly modem: readonly number[];
 }
 
 type State = 'data' | 'escape' | 'lsr' | 'lsr-data' | 'lsr-data-byte' | 'msr';
@@ -57,6 +59,7 @@ export class Cp210xEventParser {
   parse(packet: Uint8Array): Cp210xParsed {
     const data: number[] = [];
     const flags: Cp210xByteFlag[] = [];
+    const modem: number[] = [];
     const put = (b: number, f: Cp210xByteFlag) => {
       data.push(b);
       flags.push(f);
@@ -93,11 +96,12 @@ export class Cp210xEventParser {
           break;
         case 'msr':
           this.counts.modemStatus++;
+          modem.push(ch);
           this.state = 'data';
           break;
       }
     }
-    return { data: Uint8Array.from(data), flags };
+    return { data: Uint8Array.from(data), flags, modem };
   }
 
   /** Counts the errors, inserts a NUL flagged overrun for an overrun, returns the byte's flag. */

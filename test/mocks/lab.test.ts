@@ -96,6 +96,7 @@ describe('mocks: the built-in lab (mocks/lab.ts) and its driver sets', () => {
   const sets = [
     { name: 'ftdi_sio', specs: [{ name: 'ftdi_sio' }] },
     { name: 'pl2303', specs: [{ name: 'pl2303' }] },
+    { name: 'cp210x', specs: [{ name: 'cp210x' }] },
   ];
 
   it('takes the driver sets its dongles are for and reports them in its topology', async () => {
@@ -104,6 +105,7 @@ describe('mocks: the built-in lab (mocks/lab.ts) and its driver sets', () => {
     expect(lab.topology().driverSets).to.deep.equal([
       { name: 'ftdi_sio', serialDrivers: ['ftdi_sio'] },
       { name: 'pl2303', serialDrivers: ['pl2303'] },
+      { name: 'cp210x', serialDrivers: ['cp210x'] },
     ]);
     expect(lab.pacing).to.equal(false);
     await lab.close();

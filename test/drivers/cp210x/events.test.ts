@@ -32,7 +32,9 @@ describe('CP210x embedded events (escape 0xEC)', () => {
     const p = new Cp210xEventParser();
     expect([...p.parse(Uint8Array.of(0x31, 0xec)).data]).to.deep.equal([0x31]);
     expect([...p.parse(Uint8Array.of(0x03)).data]).to.deep.equal([]);
-    expect([...p.parse(Uint8Array.of(0xb0, 0x32, 0xec, 0x07, 0x33)).data]).to.deep.equal([0x32, 0x33]);
+    const r = p.parse(Uint8Array.of(0xb0, 0x32, 0xec, 0x07, 0x33));
+    expect([...r.data]).to.deep.equal([0x32, 0x33]);
+    expect(r.modem).to.deep.equal([0xb0]); // the MSR byte, for the driver to report
     expect(p.counts).to.deep.include({ modemStatus: 1, unknownEvents: 1 });
   });
 
