@@ -197,11 +197,11 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
       foreignDongle('receiver', '1-1.5'),
       pl2303Dongle('pl2303gc', 'PL2303GC', '2-1.1', {}, 'PL2303GC (HXN) with a loopback plug', pacing),
       ftdiDongle('custom-ftdi', 'FT232R', '1-2', { idVendor: 0x1209, idProduct: 0x7a01, description: 'FT232R board with its own ID (binds through new_id)' }, pacing),
+      pl2303Dongle('custom-pl2303', 'PL2303HX', '1-3', { idVendor: 0x1209, idProduct: 0x7a02, serialNumber: 'LABCUSTOMPL' }, 'PL2303HX board with its own ID (binds through new_id)', pacing),
       { name: 'ch340', at: '2-1.2', driverSet: 'ch341', kernelDriver: 'ch341', description: 'CH340 (version 0x31) with a loopback plug', create: () => {
         const c = createCh34x('CH340', { chip: { uart: { name: 'ch340', pacing } }, device: { transferLog: { limit: 0 } } });
         return { device: c.device, uarts: [c.chip.uart] };
       } },
-      pl2303Dongle('custom-pl2303', 'PL2303HX', '1-3', { idVendor: 0x1209, idProduct: 0x7a02, serialNumber: 'LABCUSTOMPL' }, 'PL2303HX board with its own ID (binds through new_id)', pacing),
     ],
     wires: [
       { kind: 'loopback', slot: 'ft232r' },
