@@ -106,6 +106,14 @@ export class Bus<D extends Device = Device, Id = unknown> {
     this.index.addDevice(device);
     this.addDeviceAttrs(device);
     this.announce('add', 'device', device.name, this.devicePath(device), undefined, this.type.uevent?.(device));
+    // Claimed by a driver before it was added (usb_driver_claim_interface on an interface not yet
+    // registered): bound now without a probe, as Linux's __device_attach does when dev->driver is set.
+    const claimer = device.driver as Driver<D, Id> | null;
+    if (claimer) {
+      claimer.boundDevices.add(device);
+      this.announceBinding('bind', device, claimer);
+      return;
+    }
     if (this.autoprobe) await attachDevice(this, device);
   }
 
