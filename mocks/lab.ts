@@ -18,6 +18,7 @@ import { mockFtdi } from './ftdi/index.ts';
 import { MockUsbHost, type MockUsbHostOptions } from './host.ts';
 import { createPl2303 } from './pl2303/index.ts';
 import { createCh34x } from './ch34x/index.ts';
+import { createCdcAcm } from './cdc-acm/index.ts';
 import { nullModem, UartPort, type Wire } from './uart.ts';
 
 /**
@@ -202,6 +203,10 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
         const c = createCh34x('CH340', { chip: { uart: { name: 'ch340', pacing } }, device: { transferLog: { limit: 0 } } });
         return { device: c.device, uarts: [c.chip.uart] };
       } },
+      { name: 'uno', at: '2-1.3', driverSet: 'cdc_acm', kernelDriver: 'cdc_acm', description: 'Arduino Uno (CDC-ACM) with a loopback plug', create: () => {
+        const a = createCdcAcm('uno', { chip: { uart: { name: 'uno', pacing } }, device: { transferLog: { limit: 0 } } });
+        return { device: a.device, uarts: [a.chip.uart] };
+      } },
     ],
     wires: [
       { kind: 'loopback', slot: 'ft232r' },
@@ -211,6 +216,7 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
       { kind: 'loopback', slot: 'custom-ftdi' },
       { kind: 'loopback', slot: 'custom-pl2303' },
       { kind: 'loopback', slot: 'ch340' },
+      { kind: 'loopback', slot: 'uno' },
     ],
     newIds: [
       { driver: 'ftdi_sio', id: '1209 7a01' },
