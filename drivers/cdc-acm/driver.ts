@@ -229,13 +229,15 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
       break: (a.capabilities & ACM_CAP.BRK) !== 0,
       txFifoSize: a.endpoints.bulkOut.packetSize,
       txEmptyStatus: false,
+      fixedInputs: { cts: true },
     }),
 
     newPortState: () => ({ line: PROBE_LINE, ctrlout: 0, ctrlin: 0, breakOn: false, assembler: new AcmNotificationAssembler() }),
 
     async open(c, settings) {
       lineFor(settings); // refuse before touching the device
-      c.state.assembler.reset();
+      // The assembler keeps a notification half read before the last close: the device still
+      // has its tail queued on the endpoint.
       return setTermios(c, settings);
     },
 

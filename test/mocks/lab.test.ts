@@ -94,6 +94,8 @@ describe('mocks: the built-in lab (mocks/lab.ts) and its driver sets', () => {
   const sets = [
     { name: 'ftdi_sio', specs: [{ name: 'ftdi_sio' }] },
     { name: 'pl2303', specs: [{ name: 'pl2303' }] },
+    { name: 'ch341', specs: [{ name: 'ch341' }] },
+    { name: 'cdc_acm', specs: [{ name: 'cdc_acm' }] },
   ];
 
   it('takes the driver sets its dongles are for and reports them in its topology', async () => {
@@ -102,6 +104,8 @@ describe('mocks: the built-in lab (mocks/lab.ts) and its driver sets', () => {
     expect(lab.topology().driverSets).to.deep.equal([
       { name: 'ftdi_sio', serialDrivers: ['ftdi_sio'] },
       { name: 'pl2303', serialDrivers: ['pl2303'] },
+      { name: 'ch341', serialDrivers: ['ch341'] },
+      { name: 'cdc_acm', serialDrivers: ['cdc_acm'] },
     ]);
     expect(lab.pacing).to.equal(false);
     await lab.close();

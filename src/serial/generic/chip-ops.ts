@@ -52,6 +52,8 @@ export interface ChipCapabilities {
   readonly txFifoSize: number;
   /** Whether the chip reports transmitter-empty (drain polls txEmpty). */
   readonly txEmptyStatus: boolean;
+  /** Modem inputs the device does not report, with the value they always read (PortCapabilities). */
+  readonly fixedInputs?: Readonly<Partial<ModemLines>>;
 }
 
 /** One port as a chip op sees it. */
