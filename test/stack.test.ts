@@ -28,9 +28,9 @@ describe('stack: createStack', () => {
     lab.plugAll();
     await lab.flush();
     const stack = await createStack({ host: lab.backend, driverSets: lab.driverSets, closeHost: false });
-    expect(stack.registrations.map((r) => r.name)).to.deep.equal(['ftdi_sio', 'pl2303', 'cp210x']);
-    // FT232R, FT2232H (2), PL2303HX, FT232H, PL2303GC, CP2102, CP2105 (2); the custom-ID boards bind only through new_id.
-    expect(stack.ports().map((p) => p.name)).to.deep.equal(['ttyUSB0', 'ttyUSB1', 'ttyUSB2', 'ttyUSB3', 'ttyUSB4', 'ttyUSB5', 'ttyUSB6', 'ttyUSB7', 'ttyUSB8']);
+    expect(stack.registrations.map((r) => r.name)).to.deep.equal(['ftdi_sio', 'pl2303', 'cp210x', 'ch341', 'cdc_acm']);
+    // FT232R, FT2232H (2), PL2303HX, FT232H, PL2303GC, CP2102, CP2105 (2), CH340, the Uno's CDC-ACM function; the custom-ID boards bind only through new_id.
+    expect(stack.ports().map((p) => p.name)).to.deep.equal(Array.from({ length: 11 }, (_, i) => `ttyUSB${i}`));
     expect(stack.findPort('LABFT232R').stablePath).to.equal('serial:LABFT232R:if0');
     expect(() => stack.findPort('LABFT2232H'), 'a two-port adapter').to.throw(AmbiguousPortError, "'LABFT2232H' names 2 usb-serial ports");
     expect(stack.findPort('serial:LABFT2232H:if1').serial.intf.interfaceNumber).to.equal(1);
@@ -86,6 +86,6 @@ describe('stack: from the package root', () => {
   it('exports createStack and the default driver sets', async () => {
     const api = await import('../src/index.ts');
     expect(api.createStack).to.be.a('function');
-    expect(api.defaultDriverSets().map((s) => s.name)).to.deep.equal(['ftdi_sio', 'pl2303', 'cp210x']);
+    expect(api.defaultDriverSets().map((s) => s.name)).to.deep.equal(['ftdi_sio', 'pl2303', 'cp210x', 'ch341', 'cdc_acm']);
   });
 });

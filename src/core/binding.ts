@@ -12,6 +12,16 @@ import { getDriver, pinAlongside, putDriver, type DriverPin } from './pin.ts';
 
 const log = childLog('core.binding');
 
+/**
+ * Records `device` as bound to `driver` without a probe and announces the bind (Linux's
+ * device_bind_driver, used by usb_driver_claim_interface): the caller holds the device lock and
+ * has set `device.driver`. A device not yet on the bus is recorded when the bus adds it.
+ */
+export function bindDeviceDriver<D extends Device, Id>(bus: Bus<D, Id>, device: D, driver: Driver<D, Id>): void {
+  driverInternals(driver).boundDevices.add(device);
+  busInternals<D, Id>(bus).announceBinding('bind', device, driver);
+}
+
 export type ProbeOutcome =
   | { kind: 'bound' }
   | { kind: 'no-match'; reason: string }

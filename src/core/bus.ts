@@ -3,7 +3,7 @@
 // (Linux: drivers/base/bus.c and driver.c). Probing itself lives in binding.ts.
 import { childLog } from '../log.ts';
 import type { Attribute } from './attrs.ts';
-import { attachDevice, driverAttach, reallyProbe, releaseDevice } from './binding.ts';
+import { attachDevice, bindDeviceDriver, driverAttach, reallyProbe, releaseDevice } from './binding.ts';
 import type { Device } from './device.ts';
 import type { Driver } from './driver.ts';
 import {
@@ -118,6 +118,13 @@ export class Bus<D extends Device = Device, Id = unknown> {
     this.#index.addDevice(device);
     this.addDeviceAttrs(device);
     this.announce('add', 'device', device.name, this.devicePath(device), undefined, this.type.uevent?.(device));
+    // Claimed by a driver before it was added (usb_driver_claim_interface on an interface not yet
+    // registered): bound now without a probe, as Linux's __device_attach does when dev->driver is set.
+    const claimer = device.driver as Driver<D, Id> | null;
+    if (claimer) {
+      bindDeviceDriver(this, device, claimer);
+      return;
+    }
     if (this.autoprobe) await attachDevice(this, device);
   }
 

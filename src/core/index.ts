@@ -1,6 +1,6 @@
 // The driver model, with no USB in it.
 export { AttributeTree, type Attribute, type AttrResult } from './attrs.ts';
-export { driverAttach, type ProbeOutcome } from './binding.ts';
+export { driverAttach, bindDeviceDriver, releaseDevice, type ProbeOutcome } from './binding.ts';
 export { Bus, type AnyBus, type BusOptions, type BusType } from './bus.ts';
 export { Device, type DeviceState } from './device.ts';
 export { Driver, type AnyDriver, type DriverMethods, type DriverOptions, type DriverState } from './driver.ts';

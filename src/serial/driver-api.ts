@@ -32,7 +32,9 @@ export {
 export { ProbeNoMatch } from '../core/index.ts';
 export type { UsbBus } from '../usb/bus.ts';
 export type { UsbInterface, UsbEndpointInfo } from '../usb/device.ts';
-export { usbDevice, type UsbDeviceId } from '../usb/ids.ts';
+export { usbDevice, usbInterfaceInfo, type UsbDeviceId } from '../usb/ids.ts';
+export { usbDriverClaimInterface, usbDriverReleaseInterface } from '../usb/claim.ts';
+export type { UsbDriver } from '../usb/driver.ts';
 export { readDeviceDescriptor } from '../usb/descriptors.ts';
 export type { RawDeviceDescriptor } from '../usb/host.ts';
 export { transferErrorKind } from '../usb/host.ts';

@@ -23,6 +23,11 @@ export interface PortCapabilities {
   readonly txFifoSize: number;
   /** Whether drain reads the chip's transmitter-empty status (else it waits a bound from the baud rate). */
   readonly txEmptyStatus: boolean;
+  /**
+   * Modem inputs the device does not report, with the value it always reads (CDC-ACM has no CTS
+   * bit: Linux's acm_tty_tiocmget reports CTS asserted). Absent: all four are real.
+   */
+  readonly fixedInputs?: Readonly<Partial<ModemLines>>;
 }
 
 export interface PortCloseOptions {

@@ -188,6 +188,8 @@ export interface ModemSample {
   readonly set: { dtr: boolean; rts: boolean };
   /** What the receiving port reads. */
   readonly read: { cts: boolean; dsr: boolean; dcd: boolean };
+  /** Inputs the receiving device does not report, with the value it reads instead (CDC-ACM's CTS). */
+  readonly fixed?: { cts?: boolean; dsr?: boolean; dcd?: boolean };
 }
 
 /**
@@ -201,7 +203,9 @@ export function modemVerdicts(samples: readonly ModemSample[]): Verdicts {
   for (const s of samples) {
     v.checked.push('modem-lines');
     const { set: want, read: lines } = s;
-    if (lines.cts !== want.rts || lines.dsr !== want.dtr || lines.dcd !== want.dtr) {
+    const fixed = s.fixed ?? {};
+    const expect = { cts: fixed.cts ?? want.rts, dsr: fixed.dsr ?? want.dtr, dcd: fixed.dcd ?? want.dtr };
+    if (lines.cts !== expect.cts || lines.dsr !== expect.dsr || lines.dcd !== expect.dcd) {
       v.findings.push({
         invariant: 'modem-lines',
         message: `${s.receiver} reads cts=${+lines.cts} dsr=${+lines.dsr} dcd=${+lines.dcd} while ${s.from} set rts=${+want.rts} dtr=${+want.dtr} (link ${s.link})`,

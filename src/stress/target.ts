@@ -79,7 +79,15 @@ export function ourDevicePredicate(sets: readonly StressDriverSet[], newIds: rea
     const [v, p] = c.id.split(/\s+/).map((x) => Number.parseInt(x, 16));
     if (Number.isFinite(v) && Number.isFinite(p)) keys.add(`${v}:${p}`);
   }
-  return (host) => keys.has(`${host.usb.vendorId}:${host.usb.productId}`);
+  // Class entries (cdc_acm's 2/2/0-6) make a device ours when one of its interfaces matches.
+  const classIds = sets.flatMap((s) => s.ids.filter((id) => id.vendor === undefined && id.interfaceClass !== undefined));
+  const classMatch = (host: HostDevice) =>
+    host.usb.deviceClass !== 0xff &&
+    (host.usb.configuration ?? host.usb.configurations[0])?.interfaces.some((i) => {
+      const a = i.alternate ?? i.alternates[0];
+      return a && classIds.some((id) => id.interfaceClass === a.interfaceClass && (id.interfaceSubclass ?? a.interfaceSubclass) === a.interfaceSubclass && (id.interfaceProtocol ?? a.interfaceProtocol) === a.interfaceProtocol);
+    });
+  return (host) => keys.has(`${host.usb.vendorId}:${host.usb.productId}`) || (classIds.length > 0 && Boolean(classMatch(host)));
 }
 
 // ---- the mock lab --------------------------------------------------------------------------

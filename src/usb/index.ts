@@ -8,3 +8,4 @@ export { hotplugEvents, matchingDevices, type HotplugEvent, type HotplugFilter }
 export * from './ids.ts';
 export { UsbSubsystem, type UsbSubsystemOptions } from './subsystem.ts';
 export * from './backends/index.ts';
+export { usbDriverClaimInterface, usbDriverReleaseInterface } from './claim.ts';

@@ -106,7 +106,9 @@ describe('cli: usb-harness end to end', function () {
   });
 
   it('monitor prints hotplug and uevents as JSON lines', async () => {
-    const r = await run(['--mock-lab', '--json', 'monitor', '--duration', '400', '--churn', '40']);
+    // --churn unplugs each of the lab's dongles in turn before the first replug (a bind): with 10
+    // dongles at 40 ms that takes 400 ms, so the run lasts past it.
+    const r = await run(['--mock-lab', '--json', 'monitor', '--duration', '800', '--churn', '40']);
     expect(r.code, r.stderr).to.equal(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { source: string; action: string });
     expect(events.some((e) => e.source === 'hotplug' && e.action === 'detach')).to.equal(true);

@@ -97,6 +97,8 @@ describe('mocks: the built-in lab (mocks/lab.ts) and its driver sets', () => {
     { name: 'ftdi_sio', specs: [{ name: 'ftdi_sio' }] },
     { name: 'pl2303', specs: [{ name: 'pl2303' }] },
     { name: 'cp210x', specs: [{ name: 'cp210x' }] },
+    { name: 'ch341', specs: [{ name: 'ch341' }] },
+    { name: 'cdc_acm', specs: [{ name: 'cdc_acm' }] },
   ];
 
   it('takes the driver sets its dongles are for and reports them in its topology', async () => {
@@ -106,6 +108,8 @@ describe('mocks: the built-in lab (mocks/lab.ts) and its driver sets', () => {
       { name: 'ftdi_sio', serialDrivers: ['ftdi_sio'] },
       { name: 'pl2303', serialDrivers: ['pl2303'] },
       { name: 'cp210x', serialDrivers: ['cp210x'] },
+      { name: 'ch341', serialDrivers: ['ch341'] },
+      { name: 'cdc_acm', serialDrivers: ['cdc_acm'] },
     ]);
     expect(lab.pacing).to.equal(false);
     await lab.close();

@@ -35,6 +35,11 @@ export interface ChipEndpoints {
   readonly bulkOut: UsbEndpointInfo;
   /** Status notifications (PL2303, CDC-ACM); read before bulk IN, with the same restart policy. */
   readonly interruptIn?: UsbEndpointInfo;
+  /**
+   * The interface the bulk endpoints belong to when it is not the bound one (CDC-ACM's data
+   * interface, claimed by the driver): cancelling reads and writes releases it too.
+   */
+  readonly dataInterface?: UsbInterface;
 }
 
 /** What a chip can do (usb-serial-for-android's getSupported*); the generic layer refuses the rest. */
@@ -47,6 +52,8 @@ export interface ChipCapabilities {
   readonly txFifoSize: number;
   /** Whether the chip reports transmitter-empty (drain polls txEmpty). */
   readonly txEmptyStatus: boolean;
+  /** Modem inputs the device does not report, with the value they always read (PortCapabilities). */
+  readonly fixedInputs?: Readonly<Partial<ModemLines>>;
 }
 
 /** One port as a chip op sees it. */
@@ -87,7 +94,7 @@ export interface UsbSerialChipOps<A extends object, S extends object> {
 
   probe?(intf: UsbInterface, id: UsbDeviceId | null): void;
   attach(ctx: ChipAttach): Promise<A>;
-  release?(adapter: A): void;
+  release?(adapter: A): void | Promise<void>;
   endpoints(adapter: A): ChipEndpoints;
   capabilities(adapter: A): ChipCapabilities;
   newPortState(adapter: A): S;

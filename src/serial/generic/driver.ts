@@ -126,6 +126,7 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
     const eps = ops.endpoints(chip.adapter);
     const reader = new PortReader({
       intf: chip.port.serial.intf,
+      ...(eps.dataInterface ? { dataIntf: eps.dataInterface } : {}),
       bulkIn: eps.bulkIn,
       interruptIn: eps.interruptIn,
       transferSize: ops.readTransferSize?.(chip.adapter) ?? READ_PACKETS * eps.bulkIn.packetSize,
@@ -243,7 +244,8 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
           const reading = rt.reader !== null;
           const paused = rt.reader?.paused ?? false;
           await stopReading(rt);
-          if (rt.writing > 0) await cancelTransfers(p.serial.intf, () => !p.gone);
+          const data = ops.endpoints(rt.chip.adapter).dataInterface;
+          if (rt.writing > 0) await cancelTransfers(data ?? p.serial.intf, () => !p.gone);
           if (reading && rt.sink && !p.gone) {
             startReading(rt);
             if (paused) rt.reader?.pause();
@@ -324,7 +326,8 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
     release(serial) {
       const bound = boundOf(serial);
       serial.driverData = undefined;
-      if (bound) ops.release?.(bound.adapter);
+      // A release that returns a promise (giving back a claimed interface) is waited for.
+      if (bound) return ops.release?.(bound.adapter);
     },
     port,
   };

@@ -25,6 +25,8 @@ export class UsbSerialReadError extends Error {
 
 export interface PortReaderOptions {
   readonly intf: UsbInterface;
+  /** The interface holding the bulk endpoints when it is not `intf` (a CDC data interface). */
+  readonly dataIntf?: UsbInterface;
   readonly bulkIn: UsbEndpointInfo;
   readonly interruptIn?: UsbEndpointInfo;
   /** Bytes per bulk IN transfer. */
@@ -110,6 +112,7 @@ export class PortReader {
     if (pipelines.some((p) => p.inFlight > 0)) {
       if (!(await settles(stopped, this.o.settleMs))) {
         await cancelTransfers(this.o.intf, this.o.keepClaimed);
+        if (this.o.dataIntf) await cancelTransfers(this.o.dataIntf, this.o.keepClaimed);
         if (!(await settles(stopped, 1000))) log.warn({ intf: this.o.intf.name }, 'IN transfers still pending after cancel');
       }
     }
