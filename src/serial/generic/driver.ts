@@ -4,6 +4,7 @@
 // side (reader.ts), the bulk-OUT loop with progress, cancelling writes, drain, DTR/RTS on open and
 // close (HUPCL), and refusing what the chip's capabilities leave out.
 import { childLog } from '../../log.ts';
+import { transferError, transferErrorKind } from '../../usb/host.ts';
 import type { SerialDriverSpec } from '../driver.ts';
 import type { PortCapabilities, PortCloseOptions, PortOperations, PortSink } from '../port-ops.ts';
 import { PortDisconnectedError, type UsbSerial, type UsbSerialPort } from '../port.ts';
@@ -38,6 +39,27 @@ export class UsbSerialWriteError extends Error {
   ) {
     super(`${port}: bulk OUT ${status === 'no bytes taken' ? 'took no bytes' : `answered ${status}`} after ${bytesWritten} bytes`);
   }
+}
+
+/**
+ * A transfer failed with an error that does not say why (a backend may report a device that is
+ * going away as a missing endpoint before its disconnect event arrives): ask the device for its
+ * status, as usb-serial-for-android tells a dead device from a failed transfer. No answer means
+ * it is gone, and the error becomes a NotFoundError the port turns into PortDisconnectedError.
+ */
+async function goneOr(usb: USBDevice, err: unknown): Promise<unknown> {
+  if (transferErrorKind(err) !== 'other') return err;
+  let answered: boolean;
+  try {
+    const r = await usb.controlTransferIn({ requestType: 'standard', recipient: 'device', request: 0x00, value: 0, index: 0 }, 2);
+    answered = r.status === 'ok';
+  } catch {
+    answered = false;
+  }
+  if (answered) return err;
+  const gone = transferError('disconnected', `${(err as Error)?.message ?? String(err)} (the device no longer answers GET_STATUS)`);
+  (gone as Error & { cause?: unknown }).cause = err;
+  return gone;
 }
 
 /** What the generic layer keeps per bound interface (UsbSerial.driverData). */
@@ -218,6 +240,8 @@ export function defineUsbSerialDriver<A extends object, S extends object>(ops: U
         let r: USBOutTransferResult;
         try {
           r = await usb.transferOut(ep.number, chunk as Uint8Array<ArrayBuffer>);
+        } catch (err) {
+          throw await goneOr(usb, err);
         } finally {
           rt.writing--;
         }

@@ -90,4 +90,31 @@ describe('ftdi_sio: unplug and unbind in the middle of I/O', function () {
     await lab.usb.settled();
     expect(f.device.resources()).to.deep.include({ pendingTransfers: 0 });
   });
+
+  // A backend may report a device that is going away as a missing endpoint before its
+  // disconnect event arrives (nusb: "endpoint not found"); the write asks the device for its
+  // status and reports the unplug, not the backend's error.
+  it('a write failing with an unexplained error on a device that no longer answers GET_STATUS is a PortDisconnectedError', async () => {
+    const f = mockFt232r();
+    const [port] = await lab.plug(f);
+    await port!.open({ baudRate: 115_200 });
+    const usb = port!.serial.intf.usb;
+    const endpointGone = () => Object.assign(new Error('transferOut error: endpoint not found'), { name: 'InvalidStateError' });
+    usb.transferOut = async () => Promise.reject(endpointGone());
+    usb.controlTransferIn = async () => Promise.reject(Object.assign(new Error('device gone'), { name: 'NotFoundError' }));
+    const err = await port!.write(pattern(100)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(PortDisconnectedError);
+  });
+
+  it('the same error on a device that still answers GET_STATUS is reported as it is', async () => {
+    const f = mockFt232r();
+    const [port] = await lab.plug(f);
+    await port!.open({ baudRate: 115_200 });
+    const usb = port!.serial.intf.usb;
+    usb.transferOut = async () => Promise.reject(Object.assign(new Error('transferOut error: endpoint not found'), { name: 'InvalidStateError' }));
+    const err = (await port!.write(pattern(100)).catch((e: unknown) => e)) as Error;
+    expect(err).to.not.be.instanceOf(PortDisconnectedError);
+    expect(err.name).to.equal('InvalidStateError');
+    expect(port!.gone).to.equal(false);
+  });
 });
