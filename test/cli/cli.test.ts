@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const main = fileURLToPath(new URL('../../app/main.ts', import.meta.url));
 
 /** Runs the CLI; `logLevel` sets LOG_LEVEL (default 'silent'; null: unset, the CLI's own default). */
 function run(args: string[], stdin?: string, logLevel: string | null = 'silent'): Promise<{ code: number; stdout: string; stderr: string }> {
