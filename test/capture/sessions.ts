@@ -8,8 +8,8 @@ import { MemoryCapture } from '../../src/capture/index.ts';
 import { FTDI_IDS, ftdiSerialDriver } from '../../drivers/ftdi/index.ts';
 import { PL2303_ID_TABLE, pl2303Driver } from '../../drivers/pl2303/index.ts';
 import { createPl2303, loopbackPlug, mockFt232r, MockUsbHost, type MockUsbDevice } from '../../mocks/index.ts';
+import { sleep } from '../helpers/async.ts';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface Session {
   capture: MemoryCapture;
