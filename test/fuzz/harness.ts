@@ -21,7 +21,7 @@ import {
   type UsbSerialPort,
 } from '../../src/index.ts';
 import { MockUsbHost, type MockUsbDevice, type PlugOptions } from '../../mocks/index.ts';
-import { sleep } from '../helpers/async.ts';
+import { macrotask, sleep } from '../helpers/async.ts';
 
 /** A broken invariant: the case fails with this (fast-check then shrinks it). */
 export class FuzzViolation extends Error {
@@ -95,7 +95,6 @@ export async function withWatchdog<T>(what: string, p: Promise<T>, ms = WATCHDOG
   }
 }
 
-export const macrotask = () => new Promise<void>((r) => setImmediate(r));
 
 // ---- the stack --------------------------------------------------------------------------------
 

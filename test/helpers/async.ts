@@ -21,3 +21,6 @@ export async function rejection(p: Promise<unknown>): Promise<Error> {
   }
   throw new Error('expected a rejection');
 }
+
+/** Resolves after the current macrotask: pending promise callbacks and I/O callbacks have run. */
+export const macrotask = () => new Promise<void>((r) => setImmediate(r));
