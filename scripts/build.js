@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The published build (npm run build; npm pack runs it as prepack): dist/ is emptied first, so
-// files that moved or were deleted in the sources never ship, then tsc compiles src/, drivers/
-// and mocks/ with tsconfig.build.json (ESM, .d.ts, source maps).
+// files that moved or were deleted in the sources never ship, then tsc compiles src/, drivers/,
+// mocks/ and app/ with tsconfig.build.json (ESM, .d.ts, source maps).
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';

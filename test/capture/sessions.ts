@@ -1,15 +1,15 @@
 // Recorded sessions of our own drivers on emulated chips: plug, open at a baud rate, write a few
 // bytes through a loopback plug, read them back, close, unplug. The captures the tshark and
 // replay tests use.
-import { DriverModel } from '../../src/core/index.ts';
-import { deregisterUsbSerialDrivers, registerUsbSerialDrivers, type SerialDriverSpec, type SerialSettings } from '../../src/serial/index.ts';
-import { UsbSubsystem, type UsbDeviceId } from '../../src/usb/index.ts';
+import type { SerialDriverSpec, SerialSettings } from '../../src/serial/index.ts';
+import { createStack } from '../../src/stack.ts';
+import type { UsbDeviceId } from '../../src/usb/index.ts';
 import { MemoryCapture } from '../../src/capture/index.ts';
 import { FTDI_IDS, ftdiSerialDriver } from '../../drivers/ftdi/index.ts';
 import { PL2303_ID_TABLE, pl2303Driver } from '../../drivers/pl2303/index.ts';
 import { createPl2303, loopbackPlug, mockFt232r, MockUsbHost, type MockUsbDevice } from '../../mocks/index.ts';
+import { sleep } from '../helpers/async.ts';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface Session {
   capture: MemoryCapture;
@@ -27,9 +27,9 @@ export async function recordSession(
 ): Promise<Session> {
   const host = new MockUsbHost();
   const capture = new MemoryCapture();
-  const usb = new UsbSubsystem({ model: new DriverModel() });
-  const reg = await registerUsbSerialDrivers(driver.specs, driver.name, driver.ids, { usbBus: usb.bus });
-  const stop = await usb.attachBackend(capture.wrapBackend(host));
+  const stack = await createStack({ host: capture.wrapBackend(host), driverSets: [driver], closeHost: false });
+  const { usb } = stack;
+  const reg = stack.registrations[0]!;
   try {
     host.plug(device);
     await host.flush();
@@ -51,9 +51,7 @@ export async function recordSession(
     await host.flush();
     await usb.settled();
   } finally {
-    await deregisterUsbSerialDrivers(reg);
-    stop();
-    await usb.stop();
+    await stack.close();
     await host.close();
   }
   return { capture, device };
@@ -83,9 +81,9 @@ export async function replaySession(
   driver: { specs: SerialDriverSpec[]; name: string; ids: readonly UsbDeviceId[] },
   settings: Partial<SerialSettings>,
 ) {
-  const usb = new UsbSubsystem({ model: new DriverModel() });
-  const reg = await registerUsbSerialDrivers(driver.specs, driver.name, driver.ids, { usbBus: usb.bus });
-  const stop = await usb.attachBackend(lab.backend);
+  const stack = await createStack({ host: lab.backend, driverSets: [driver], closeHost: false });
+  const { usb } = stack;
+  const reg = stack.registrations[0]!;
   try {
     lab.plugAll();
     await lab.flush();
@@ -108,9 +106,7 @@ export async function replaySession(
     await lab.flush();
     await usb.settled();
   } finally {
-    await deregisterUsbSerialDrivers(reg);
-    stop();
-    await usb.stop();
+    await stack.close();
     await lab.close();
   }
   return lab.diff();

@@ -1,30 +1,6 @@
 // The CLI end to end, in child processes, on the built-in mock lab.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-/** Runs the CLI; `logLevel` sets LOG_LEVEL (default 'silent'; null: unset, the CLI's own default). */
-function run(args: string[], stdin?: string, logLevel: string | null = 'silent'): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.LOG_LEVEL;
-  if (logLevel !== null) env.LOG_LEVEL = logLevel;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += String(d)));
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    if (stdin !== undefined) child.stdin.end(stdin);
-    else child.stdin.end();
-  });
-}
+import { runCliProcess as run } from '../helpers/cli.ts';
 
 describe('cli: usb-harness end to end', function () {
   this.timeout(60_000);

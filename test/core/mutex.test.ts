@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { AsyncMutex, KeyedMutex } from '../../src/core/mutex.ts';
+import { macrotask } from '../helpers/async.ts';
 
-const macrotask = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Jobs that record when they start and end, across a macrotask; `fail` makes one reject. */
 const recorder =

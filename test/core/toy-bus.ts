@@ -154,4 +154,4 @@ export function newToyBus(name = 'toy'): { bus: Bus<ToyDevice, ToyId>; model: Dr
   return { bus: new Bus(toyBusType(name), { model }), model };
 }
 
-export const tick = () => new Promise<void>((r) => setImmediate(r));
+export { macrotask as tick } from '../helpers/async.ts';

@@ -10,17 +10,18 @@ import {
   FTDI_IDS,
   PL2303_ID_TABLE,
   UsbSubsystem,
-  deregisterUsbSerialDrivers,
   ftdiSerialDriver,
   pl2303Driver,
-  registerUsbSerialDrivers,
   usbSerialBusOf,
   type AnyDriver,
   type UsbSerialRegistration,
   type UsbDevice,
   type UsbSerialPort,
 } from '../../src/index.ts';
+import { createStack, type UsbSerialStack } from '../../src/stack.ts';
+import type { UsbSerialDriverSet } from '../../src/serial/driver-set.ts';
 import { MockUsbHost, type MockUsbDevice, type PlugOptions } from '../../mocks/index.ts';
+import { macrotask } from '../helpers/async.ts';
 
 /** A broken invariant: the case fails with this (fast-check then shrinks it). */
 export class FuzzViolation extends Error {
@@ -94,8 +95,6 @@ export async function withWatchdog<T>(what: string, p: Promise<T>, ms = WATCHDOG
   }
 }
 
-export const macrotask = () => new Promise<void>((r) => setImmediate(r));
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---- the stack --------------------------------------------------------------------------------
 
@@ -120,15 +119,27 @@ export interface FuzzStack {
   dispose(): Promise<void>;
 }
 
+/** The driver sets the fuzzer drives devices through. */
+export const fuzzDriverSets = (): UsbSerialDriverSet[] => [
+  { name: 'ftdi_sio', specs: [ftdiSerialDriver], ids: FTDI_IDS },
+  { name: 'pl2303', specs: [pl2303Driver], ids: PL2303_ID_TABLE },
+];
+
+/**
+ * Tears a fuzz stack down. The driver sets are deregistered first, one by one, so a failing
+ * deregistration throws (a finding) instead of being logged as stack.close() would; then the
+ * bus stops and the host closes.
+ */
+export async function closeFuzzStack(stack: UsbSerialStack): Promise<void> {
+  for (const r of [...stack.registrations]) if (r.state === 'registered') await stack.deregister(r);
+  await stack.close();
+}
+
 export async function fuzzStack(): Promise<FuzzStack> {
   const host = new MockUsbHost();
-  const model = new DriverModel();
-  const usb = new UsbSubsystem({ model });
-  const stop = await usb.attachBackend(host);
-  const reg = [
-    await registerUsbSerialDrivers([ftdiSerialDriver], 'ftdi_sio', FTDI_IDS, { usbBus: usb.bus }),
-    await registerUsbSerialDrivers([pl2303Driver], 'pl2303', PL2303_ID_TABLE, { usbBus: usb.bus }),
-  ];
+  const stack = await createStack({ host, driverSets: fuzzDriverSets(), order: 'host-first' });
+  const { model, usb } = stack;
+  const reg = [...stack.registrations];
   const serialBus = usbSerialBusOf(usb.bus);
   const settle = async () => {
     await host.flush();
@@ -141,10 +152,7 @@ export async function fuzzStack(): Promise<FuzzStack> {
     disposed = true;
     host.unplugAll();
     await settle();
-    for (const r of reg) if (r.state === 'registered') await deregisterUsbSerialDrivers(r);
-    stop();
-    await usb.stop();
-    await host.close();
+    await closeFuzzStack(stack);
   };
 
   const usbDeviceOf = (d: MockUsbDevice): UsbDevice | undefined => {

@@ -22,8 +22,9 @@ import {
 } from '../../src/index.ts';
 import type { LibusbConfigDescriptor, LibusbInterfaceDescriptor } from '../../src/usb/backends/libusb-module.ts';
 import { FakeLegacyDevice, FakeLibusb, libusbError } from '../usb/backends/fake-libusb.ts';
-import { FuzzViolation, sleep, typedErrorName } from './harness.ts';
+import { FuzzViolation, typedErrorName } from './harness.ts';
 import type { FuzzTarget } from './targets.ts';
+import { sleep } from '../helpers/async.ts';
 
 type RawString = { kind: 'ok'; text: string } | { kind: 'bytes'; bytes: number[] } | { kind: 'stall' };
 

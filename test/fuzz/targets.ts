@@ -26,7 +26,8 @@ import {
   type DeviceDraw,
 } from './devices.ts';
 import { libusbTarget } from './libusb-target.ts';
-import { FuzzViolation, fuzzStack, macrotask, sleep, typedErrorName, type FuzzStack } from './harness.ts';
+import { FuzzViolation, fuzzStack, typedErrorName, type FuzzStack } from './harness.ts';
+import { macrotask, sleep } from '../helpers/async.ts';
 
 export interface FuzzTarget<T = unknown> {
   name: string;

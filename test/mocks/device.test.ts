@@ -12,6 +12,7 @@ import {
   type MockUsbDeviceOptions,
   type PlugOptions,
 } from '../../mocks/index.ts';
+import { rejection, sleep } from '../helpers/async.ts';
 
 const spec: DeviceSpec = {
   idVendor: 0x1234,
@@ -60,17 +61,7 @@ function track<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
-
 const bytes = (r: USBInTransferResult) => [...new Uint8Array(r.data!.buffer, r.data!.byteOffset, r.data!.byteLength)];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function setup(behaviour: MockBehaviour = {}, options: MockUsbDeviceOptions = {}, plug: PlugOptions = {}) {
   const host = new MockUsbHost({ kernelDriver: { bound: 'none' } });

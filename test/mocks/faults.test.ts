@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { transferErrorKind, type HostEvent } from '../../src/usb/host.ts';
 import { FaultSpecError, MockUsbDevice, MockUsbHost, type DeviceSpec, type MockBehaviour } from '../../mocks/index.ts';
+import { rejection } from '../helpers/async.ts';
 
 const spec: DeviceSpec = {
   idVendor: 0x1234,
@@ -23,15 +24,6 @@ const spec: DeviceSpec = {
 function track<T>(p: Promise<T>): Promise<T> {
   p.catch(() => {});
   return p;
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const bytes = (r: USBInTransferResult) => [...new Uint8Array(r.data!.buffer, r.data!.byteOffset, r.data!.byteLength)];

@@ -11,6 +11,7 @@ import {
   parsePortPath,
   type DeviceSpec,
 } from '../../mocks/index.ts';
+import { rejection } from '../helpers/async.ts';
 
 const make = (pid: number, serialNumber = `S${pid}`, extra: Partial<DeviceSpec> = {}) =>
   new MockUsbDevice({
@@ -27,15 +28,6 @@ const make = (pid: number, serialNumber = `S${pid}`, extra: Partial<DeviceSpec> 
     ],
     ...extra,
   });
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('mocks/host: MockUsbHost', () => {
   it('is a HostBackend named mock', async () => {

@@ -14,7 +14,8 @@ import { registerFtdi } from '../../drivers/ftdi/index.ts';
 import { createPl2303Driver, PL2303_ID_TABLE } from '../../drivers/pl2303/index.ts';
 import { mockFt232r, mockFt2232h } from '../../mocks/ftdi/index.ts';
 import { createPl2303 } from '../../mocks/pl2303/index.ts';
-import { pattern, until } from './fixtures/lab.ts';
+import { until } from '../helpers/async.ts';
+import { pattern } from '../helpers/bytes.ts';
 
 interface Dongle {
   label: string;

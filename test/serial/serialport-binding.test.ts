@@ -6,7 +6,9 @@ import { SerialPortStream } from '@serialport/stream';
 import { SerialSettingsError } from '../../src/serial/index.ts';
 import { UnknownPortError } from '../../src/serial/port-resolver.ts';
 import { createUsbSerialBinding, PortBusyError, PortLockedError, SerialBindingError, type UsbSerialBinding, type UsbSerialBindingPort, type UsbSerialHotplugEvent } from '../../src/serial/serialport-binding.ts';
-import { loopLab, pattern, sleep, until, type LoopLab } from './fixtures/lab.ts';
+import { sleep, until } from '../helpers/async.ts';
+import { pattern } from '../helpers/bytes.ts';
+import { loopLab, type LoopLab } from './fixtures/lab.ts';
 
 type Stream = SerialPortStream;
 

@@ -3,7 +3,9 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import { PortDisconnectedError, SerialSettingsError } from '../../src/serial/index.ts';
 import { openSerialStream, SerialStream, type StreamLineError } from '../../src/serial/stream.ts';
-import { loopLab, pattern, sleep, until, type LoopLab } from './fixtures/lab.ts';
+import { sleep, until } from '../helpers/async.ts';
+import { pattern } from '../helpers/bytes.ts';
+import { loopLab, type LoopLab } from './fixtures/lab.ts';
 
 async function readExactly(stream: SerialStream, n: number, ms = 5000): Promise<Buffer> {
   const chunks: Buffer[] = [];

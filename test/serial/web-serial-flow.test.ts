@@ -9,7 +9,8 @@ import { UsbSubsystem } from '../../src/usb/index.ts';
 import { loopbackPlug, MockUsbHost, nullModem } from '../../mocks/index.ts';
 import { registerFtdi } from '../../drivers/ftdi/index.ts';
 import { mockFt232r, type MockFtdi } from '../../mocks/ftdi/index.ts';
-import { pattern, sleep, until } from './fixtures/lab.ts';
+import { sleep, until } from '../helpers/async.ts';
+import { pattern } from '../helpers/bytes.ts';
 
 describe('serial: Web Serial streams over an emulated FT232R', () => {
   let host: MockUsbHost;

@@ -9,7 +9,9 @@ import { loopbackPlug, MockUsbDevice, MockUsbHost } from '../../mocks/index.ts';
 import { PagePermissionsUsb } from './fixtures/browser-usb.ts';
 import { LoopChip, loopChipDescriptor, LOOP_PID, LOOP_VID } from './fixtures/loop-chip.ts';
 import { loopChipDriver } from './fixtures/loop-driver.ts';
-import { loopLab, pattern, sleep, until, type LoopLab } from './fixtures/lab.ts';
+import { sleep, until } from '../helpers/async.ts';
+import { pattern } from '../helpers/bytes.ts';
+import { loopLab, type LoopLab } from './fixtures/lab.ts';
 
 async function readN(port: SerialPort, n: number, ms = 5000): Promise<Uint8Array> {
   const reader = port.readable!.getReader();

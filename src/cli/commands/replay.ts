@@ -3,7 +3,7 @@
 // given, written what the recorded host wrote on that interface, and closed; then the diff of
 // what our driver sent against what the recorded host sent is printed, request by request.
 // Exit 1 when anything the host wrote differs. The replay device comes from the mock lab
-// composition (main.ts hands it in), as src/cli never imports mocks/ itself.
+// composition root (app/usb-harness.ts hands it in), as src/cli never imports mocks/ itself.
 import { readFileSync } from 'node:fs';
 import { readUsbmonEvents, type UsbmonEvent } from '../../capture/index.ts';
 import type { HostBackend, SerialSettings } from '../../index.ts';

@@ -27,7 +27,9 @@ import {
   ftdiSerialDriver,
   type FtdiChip,
 } from '../../../drivers/ftdi/index.ts';
-import { ftdiLab, pattern, record, sleep, until, vendorRequests, type FtdiLab } from './lab.ts';
+import { sleep, until } from '../../helpers/async.ts';
+import { pattern } from '../../helpers/bytes.ts';
+import { ftdiLab, record, vendorRequests, type FtdiLab } from './lab.ts';
 
 const quiet = { device: { transferLog: { limit: 2000 } } };
 
@@ -105,7 +107,7 @@ describe('ftdi_sio: binding and chip detection', () => {
     await port!.open({ baudRate: 115200 });
     const rec = record(port!);
     await port!.write(new Uint8Array([1, 2, 3, 4]));
-    await until(() => rec.received >= 4);
+    await until(() => rec.received >= 4, 3000);
     expect([...rec.bytes()]).to.deep.equal([1, 2, 3, 4]);
     await port!.close();
   });
@@ -388,13 +390,13 @@ describe('ftdi_sio: what the port user sees', () => {
     await until(() => port!.modemLines !== null, 1000, 'the first status');
     const ch = f.channel();
     ch.setInputs({ cts: true });
-    await until(() => rec.ofType('modem').length === 1);
+    await until(() => rec.ofType('modem').length === 1, 3000);
     ch.setInputs({ dsr: true, dcd: true });
-    await until(() => rec.ofType('modem').length === 2);
+    await until(() => rec.ofType('modem').length === 2, 3000);
     ch.setInputs({ ri: true });
-    await until(() => rec.ofType('modem').length === 3);
+    await until(() => rec.ofType('modem').length === 3, 3000);
     ch.setInputs({ cts: false, ri: false });
-    await until(() => rec.ofType('modem').length === 4);
+    await until(() => rec.ofType('modem').length === 4, 3000);
     expect(rec.ofType('modem').map((m) => m.changed)).to.deep.equal([['cts'], ['dsr', 'dcd'], ['ri'], ['cts', 'ri']]);
     expect(port!.modemLines).to.deep.equal({ cts: false, dsr: true, ri: false, dcd: true });
     await port!.close();
@@ -406,10 +408,10 @@ describe('ftdi_sio: what the port user sees', () => {
     await until(() => gp!.modemLines?.cts === true, 1000, 'CTS from RTS');
     const grec = record(gp!);
     await gp!.setSignals({ rts: false });
-    await until(() => grec.ofType('modem').length === 1);
+    await until(() => grec.ofType('modem').length === 1, 3000);
     expect(grec.ofType('modem')[0]!.changed).to.deep.equal(['cts']);
     await gp!.setSignals({ dtr: false });
-    await until(() => grec.ofType('modem').length === 2);
+    await until(() => grec.ofType('modem').length === 2, 3000);
     expect(grec.ofType('modem')[1]!.changed).to.deep.equal(['dsr', 'dcd']);
     await gp!.close();
   });
@@ -423,7 +425,7 @@ describe('ftdi_sio: what the port user sees', () => {
     f.device.clearTransferLog();
     const data = pattern(100, 7);
     await port!.write(data);
-    await until(() => rec.received >= 100);
+    await until(() => rec.received >= 100, 3000);
     expect(Buffer.from(rec.bytes()).equals(Buffer.from(data))).to.equal(true);
     const outs = f.device.transferLog.filter((e) => e.kind === 'bulk-out');
     expect(outs.length).to.equal(1);

@@ -1,14 +1,12 @@
-// The whole stack for FTDI tests: a UsbSubsystem fed by a MockUsbHost, ftdi_sio registered
-// through registerUsbSerialDrivers, and emulated FTDI parts plugged in.
-import { DriverModel } from '../../../src/core/index.ts';
+// The whole stack for FTDI tests: a usb-serial stack (src/stack.ts) fed by a MockUsbHost with
+// ftdi_sio registered, and emulated FTDI parts plugged in.
 import {
-  deregisterUsbSerialDrivers,
-  registerUsbSerialDrivers,
   type PortEvent,
   type UsbSerialPort,
   type UsbSerialRegistration,
 } from '../../../src/serial/index.ts';
-import { UsbSubsystem } from '../../../src/usb/index.ts';
+import { createStack } from '../../../src/stack.ts';
+import type { UsbSubsystem } from '../../../src/usb/index.ts';
 import { MockUsbHost, type MockUsbDevice, type MockUsbHostOptions, type TransferLogEntry } from '../../../mocks/index.ts';
 import { FTDI_IDS, ftdiSerialDriver } from '../../../drivers/ftdi/index.ts';
 import type { MockFtdi } from '../../../mocks/ftdi/index.ts';
@@ -28,9 +26,9 @@ const usbOf = (d: MockFtdi | MockUsbDevice): MockUsbDevice => ('device' in d ? d
 
 export async function ftdiLab(o: { host?: MockUsbHostOptions } = {}): Promise<FtdiLab> {
   const host = new MockUsbHost(o.host);
-  const usb = new UsbSubsystem({ model: new DriverModel() });
-  const stop = await usb.attachBackend(host);
-  const reg = await registerUsbSerialDrivers([ftdiSerialDriver], 'ftdi_sio', FTDI_IDS, { usbBus: usb.bus });
+  const stack = await createStack({ host, driverSets: [{ name: 'ftdi_sio', specs: [ftdiSerialDriver], ids: FTDI_IDS }], order: 'host-first' });
+  const { usb } = stack;
+  const reg = stack.registrations[0]!;
   const portsOf = (d: MockFtdi | MockUsbDevice) =>
     reg
       .ports()
@@ -56,23 +54,10 @@ export async function ftdiLab(o: { host?: MockUsbHostOptions } = {}): Promise<Ft
       host.unplugAll();
       await host.flush();
       await usb.settled();
-      if (reg.state === 'registered') await deregisterUsbSerialDrivers(reg);
-      stop();
-      await usb.stop();
-      await host.close();
+      // Deregisters ftdi_sio (unless a test already did), stops the bus, closes the host.
+      await stack.close();
     },
   };
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Resolves when `check` holds (polling); rejects after `ms`. */
-export async function until(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(2);
-  }
 }
 
 /** Collects a port's events (and received bytes) from now on. */
@@ -119,17 +104,4 @@ export function vendorRequests(log: readonly TransferLogEntry[]): { req: number;
       length: e.setup!.wLength,
       status: e.status,
     }));
-}
-
-/** A reproducible byte pattern. */
-export function pattern(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }

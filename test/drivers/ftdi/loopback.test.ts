@@ -5,7 +5,9 @@ import { createHash } from 'node:crypto';
 import { loopbackPlug } from '../../../mocks/index.ts';
 import { mockFt232h, mockFt232r, mockFt4232h, mockSio, type MockFtdi } from '../../../mocks/ftdi/index.ts';
 import type { UsbSerialPort } from '../../../src/serial/index.ts';
-import { ftdiLab, pattern, record, until, type FtdiLab } from './lab.ts';
+import { until } from '../../helpers/async.ts';
+import { pattern } from '../../helpers/bytes.ts';
+import { ftdiLab, record, type FtdiLab } from './lab.ts';
 
 const MiB = 1 << 20;
 const lean = { device: { transferLog: { limit: 64, captureData: false } } };

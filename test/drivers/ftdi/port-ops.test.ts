@@ -5,7 +5,9 @@ import { expect } from 'chai';
 import { WriteAbortedError } from '../../../src/serial/index.ts';
 import { UartPort, nullModem } from '../../../mocks/index.ts';
 import { mockFt232r } from '../../../mocks/ftdi/index.ts';
-import { ftdiLab, pattern, record, sleep, until, type FtdiLab } from './lab.ts';
+import { sleep, until } from '../../helpers/async.ts';
+import { pattern } from '../../helpers/bytes.ts';
+import { ftdiLab, record, type FtdiLab } from './lab.ts';
 
 describe('ftdi_sio: port operations (discard, drain, hupcl, reported rate, pause)', function () {
   this.timeout(10_000);

@@ -5,7 +5,9 @@ import { expect } from 'chai';
 import { nullModem } from '../../../mocks/index.ts';
 import { MOCK_FTDI_FACTORIES, mockFt232h, mockFt232r, mockFt4232h, mockFtX } from '../../../mocks/ftdi/index.ts';
 import { FTDI_CHIPS, type FtdiChip } from '../../../drivers/ftdi/index.ts';
-import { ftdiLab, pattern, record, until, type FtdiLab } from './lab.ts';
+import { until } from '../../helpers/async.ts';
+import { pattern } from '../../helpers/bytes.ts';
+import { ftdiLab, record, type FtdiLab } from './lab.ts';
 
 const RATES: Record<'sio' | 'am' | 'bm' | 'h', number[]> = {
   sio: [300, 2400, 9600, 57600, 115200],

@@ -4,7 +4,9 @@ import { expect } from 'chai';
 import { PortDisconnectedError, deregisterUsbSerialDrivers } from '../../../src/serial/index.ts';
 import { UartPort, nullModem } from '../../../mocks/index.ts';
 import { mockFt2232h, mockFt232r } from '../../../mocks/ftdi/index.ts';
-import { ftdiLab, pattern, record, sleep, until, type FtdiLab } from './lab.ts';
+import { sleep, until } from '../../helpers/async.ts';
+import { pattern } from '../../helpers/bytes.ts';
+import { ftdiLab, record, type FtdiLab } from './lab.ts';
 
 describe('ftdi_sio: unplug and unbind in the middle of I/O', function () {
   this.timeout(10_000);

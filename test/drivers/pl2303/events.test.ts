@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { SerialSettingsError, type LineError, type PortEvent } from '../../../src/serial/index.ts';
 import { nullModem, UartPort } from '../../../mocks/index.ts';
 import { createPl2303, type Pl2303Part } from '../../../mocks/pl2303/index.ts';
-import { collect, controlLines, nextEvent, pl2303Lab, tick } from './lab.ts';
+import { collect, controlLines, nextEvent, pl2303Lab } from './lab.ts';
+import { sleep } from '../../helpers/async.ts';
 
 async function openWithFarEnd(part: Pl2303Part, options: Parameters<typeof createPl2303>[1] = {}) {
   const lab = await pl2303Lab();
@@ -16,7 +17,7 @@ async function openWithFarEnd(part: Pl2303Part, options: Parameters<typeof creat
   const events: PortEvent[] = [];
   port.events.subscribe((e) => events.push(e));
   await port.open();
-  await tick(5); // the first notification (the lines as they are) arrives
+  await sleep(5); // the first notification (the lines as they are) arrives
   return { lab, ...emu, far, port, events };
 }
 
@@ -39,7 +40,7 @@ describe('PL2303 modem lines and line errors reach port.events', () => {
       far.setOutputs({ rts: false, dtr: false });
       chip.uart.setInputs({ ri: false });
       await e;
-      await tick(5);
+      await sleep(5);
       expect(await port.getSignals()).to.deep.equal({ cts: false, dsr: false, ri: false, dcd: false });
     } finally {
       await lab.close();

@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { SerialSettingsError } from '../../../src/serial/index.ts';
 import { nullModem, UartPort } from '../../../mocks/index.ts';
 import { createPl2303, type Pl2303Part } from '../../../mocks/pl2303/index.ts';
-import { collect, controlLines, pl2303Lab, tick } from './lab.ts';
+import { collect, controlLines, pl2303Lab } from './lab.ts';
+import { sleep } from '../../helpers/async.ts';
 
 interface FlowCase {
   part: Pl2303Part;
@@ -46,13 +47,13 @@ describe('PL2303 flow control per type', () => {
         const msg = Uint8Array.from({ length: 100 }, (_, i) => i);
         let done = false;
         const write = port.write(msg).then(() => (done = true));
-        await tick(20);
+        await sleep(20);
         expect(far.rxAvailable).to.equal(0);
         expect(chip.txHeld).to.equal(true);
         expect(done).to.equal(false);
         far.setOutputs({ rts: true });
         await write;
-        await tick(5);
+        await sleep(5);
         expect([...far.read().data]).to.deep.equal([...msg]);
 
         device.clearTransferLog();
@@ -60,7 +61,7 @@ describe('PL2303 flow control per type', () => {
         expect(controlLines(device.transferLog)).to.deep.equal(c.none);
         far.setOutputs({ rts: false });
         await port.write(msg); // CTS low no longer matters
-        await tick(5);
+        await sleep(5);
         expect(far.read().data.length).to.equal(100);
 
         device.clearTransferLog();
@@ -81,14 +82,14 @@ describe('PL2303 flow control per type', () => {
         expect([...(await xoff)]).to.deep.equal([0x13]);
         let sent = false;
         const held = port.write(msg).then(() => (sent = true));
-        await tick(20);
+        await sleep(20);
         expect(chip.txHeld).to.equal(true);
         expect(sent).to.equal(false);
         const xon = collect(port, 1);
         await far.write([0x11]);
         await xon;
         await held;
-        await tick(5);
+        await sleep(5);
         expect(far.read().data.length).to.equal(100);
       } finally {
         await lab.close();
@@ -133,11 +134,11 @@ describe('PL2303 flow control per type', () => {
       const n = 4 * 4096 + 2 * chip.uart.rxFifoSize;
       const got = collect(port, n);
       void far.write(new Uint8Array(n)); // unpaced: waits for room, nothing lost
-      await tick(20);
+      await sleep(20);
       expect(far.inputs.cts).to.equal(false); // our RTS, their CTS
       port.resumeReading();
       await got;
-      await tick(5);
+      await sleep(5);
       expect(far.inputs.cts).to.equal(true);
     } finally {
       await lab.close();

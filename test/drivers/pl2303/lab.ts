@@ -1,15 +1,13 @@
-// The whole stack for PL2303 tests: a mock host with emulated parts, the USB subsystem, and the
-// pl2303 driver registered through registerUsbSerialDrivers.
-import { DriverModel } from '../../../src/core/index.ts';
+// The whole stack for PL2303 tests: a mock host with emulated parts and a usb-serial stack
+// (src/stack.ts) on it with the pl2303 driver registered once the host is attached.
 import {
-  deregisterUsbSerialDrivers,
-  registerUsbSerialDrivers,
   type PortEvent,
   type UsbSerial,
   type UsbSerialPort,
   type UsbSerialRegistration,
 } from '../../../src/serial/index.ts';
-import { UsbSubsystem } from '../../../src/usb/index.ts';
+import { createStack } from '../../../src/stack.ts';
+import type { UsbSubsystem } from '../../../src/usb/index.ts';
 import type { UsbInterface } from '../../../src/usb/device.ts';
 import { MockUsbHost, type MockUsbDevice, type MockUsbHostOptions, type TransferLogEntry } from '../../../mocks/index.ts';
 import { createPl2303Driver, pl2303AdapterOf, PL2303_ID_TABLE, type Pl2303Adapter, type Pl2303DriverOptions } from '../../../drivers/pl2303/index.ts';
@@ -31,15 +29,15 @@ export interface Pl2303Lab {
 export async function pl2303Lab(
   options: { host?: MockUsbHostOptions; driver?: Pl2303DriverOptions } = {},
 ): Promise<Pl2303Lab> {
-  const usb = new UsbSubsystem({ model: new DriverModel() });
   const host = new MockUsbHost(options.host);
-  await usb.attachBackend(host);
   const probeErrors: { intf: string; error: unknown }[] = [];
   const driver = createPl2303Driver({
     ...options.driver,
     onProbeError: (intf: UsbInterface, error) => probeErrors.push({ intf: intf.name, error }),
   });
-  const reg = await registerUsbSerialDrivers([driver], 'pl2303', PL2303_ID_TABLE, { usbBus: usb.bus });
+  const stack = await createStack({ host, driverSets: [{ name: 'pl2303', specs: [driver], ids: PL2303_ID_TABLE }], order: 'host-first' });
+  const { usb } = stack;
+  const reg = stack.registrations[0]!;
   const settle = async () => {
     await host.flush();
     await usb.settled();
@@ -75,10 +73,8 @@ export async function pl2303Lab(
     },
     async close() {
       for (const p of reg.ports()) await p.close().catch(() => undefined);
-      if (reg.state === 'registered') await deregisterUsbSerialDrivers(reg);
-      host.unplugAll();
-      await usb.stop();
-      await host.close();
+      // Deregisters the driver (unless a test already did), stops the bus, closes the host.
+      await stack.close();
     },
   };
 }
@@ -147,4 +143,3 @@ export function collect(port: UsbSerialPort, n: number, ms = 20_000): Promise<Ui
   });
 }
 
-export const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));

@@ -4,19 +4,7 @@ import { expect } from 'chai';
 import { loopbackPlug } from '../../../mocks/index.ts';
 import { createPl2303, type Pl2303Part } from '../../../mocks/pl2303/index.ts';
 import { collect, pl2303Lab } from './lab.ts';
-
-/** A pattern that shows reordering, loss and duplication (not periodic in 256 or 64). */
-function pattern(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = 0x12345678;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { pattern } from '../../helpers/bytes.ts';
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -33,7 +21,7 @@ async function loop(part: Pl2303Part, bytes: number, baudRate: number, inFlight 
     const port = lab.port();
     await port.open({ baudRate });
     expect(device.pendingOn(0x83)).to.equal(inFlight); // the pipeline keeps what the host allows in flight
-    const data = pattern(bytes);
+    const data = pattern(bytes, 0x12345678);
     const t0 = performance.now();
     const got = collect(port, bytes, 60_000);
     const written = await port.write(data);
@@ -72,7 +60,7 @@ describe('PL2303 loopback through the whole stack', function () {
       await lab.plug(device);
       const port = lab.port();
       await port.open({ baudRate: 115200 });
-      const data = pattern(4096);
+      const data = pattern(4096, 0x12345678);
       const t0 = performance.now();
       const got = collect(port, data.length, 10_000);
       await port.write(data);

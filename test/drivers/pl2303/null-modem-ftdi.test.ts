@@ -10,7 +10,8 @@ import { registerUsbSerialDrivers, type UsbSerialPort, type UsbSerialRegistratio
 import type { UsbBus } from '../../../src/usb/index.ts';
 import { nullModem, type MockUsbDevice, type UartPort } from '../../../mocks/index.ts';
 import { createPl2303 } from '../../../mocks/pl2303/index.ts';
-import { collect, nextEvent, pl2303Lab, tick, type Pl2303Lab } from './lab.ts';
+import { collect, nextEvent, pl2303Lab, type Pl2303Lab } from './lab.ts';
+import { sleep } from '../../helpers/async.ts';
 
 interface FtdiModules {
   registerFtdi(usbBus: UsbBus): Promise<UsbSerialRegistration>;
@@ -92,7 +93,7 @@ describe('PL2303 <-> FTDI over a null-modem cable', function () {
   it('crosses the control lines: our RTS is their CTS, our DTR their DSR/DCD', async () => {
     await pl.open();
     await ft.open();
-    await tick(20);
+    await sleep(20);
     let e = nextEvent(ft, 'modem', 2000, (m) => m.changed.includes('cts'));
     await pl.setSignals({ rts: false });
     expect((await e).lines.cts).to.equal(false);

@@ -4,15 +4,8 @@ import { expect } from 'chai';
 import { deregisterUsbSerialDrivers, PortDisconnectedError, type PortEvent } from '../../../src/serial/index.ts';
 import { loopbackPlug, nullModem, UartPort } from '../../../mocks/index.ts';
 import { createPl2303 } from '../../../mocks/pl2303/index.ts';
-import { collect, pl2303Lab, tick } from './lab.ts';
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error('condition not met in time');
-    await tick(2);
-  }
-}
+import { collect, pl2303Lab } from './lab.ts';
+import { sleep, until } from '../../helpers/async.ts';
 
 describe('PL2303 unplug and unbind', function () {
   this.timeout(10_000);
@@ -36,7 +29,7 @@ describe('PL2303 unplug and unbind', function () {
 
       lab.host.unplug(device);
       expect(device.resources().pendingTransfers).to.equal(0); // all rejected at once
-      await tick(5);
+      await sleep(5);
       const disc = events.find((e) => e.type === 'disconnect') as Extract<PortEvent, { type: 'disconnect' }> | undefined;
       expect(disc?.error).to.be.instanceOf(PortDisconnectedError);
       expect(port.gone).to.equal(true);
@@ -71,7 +64,7 @@ describe('PL2303 unplug and unbind', function () {
       await port.open({ baudRate: 1_000_000 });
       const write = port.write(new Uint8Array(4 * 16384));
       write.catch(() => undefined);
-      await until(() => port.stats.bytesWritten >= 16384);
+      await until(() => port.stats.bytesWritten >= 16384, 5000);
       lab.host.unplug(device);
       const err = await write.catch((e: unknown) => e);
       expect(err).to.be.instanceOf(PortDisconnectedError);

@@ -19,8 +19,8 @@ import {
   type MockFtdi,
 } from '../../../mocks/ftdi/index.ts';
 import { LSUSB_FT232R } from '../../fixtures/lsusb.ts';
+import { sleep } from '../../helpers/async.ts';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Plugs the device and opens it with every interface claimed, as a host driver would. */
 async function plugged(f: MockFtdi) {

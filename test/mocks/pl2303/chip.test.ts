@@ -12,6 +12,7 @@ import {
   type Pl2303Part,
 } from '../../../mocks/pl2303/index.ts';
 import { LSUSB_PL2303HX as PL2303HX_LSUSB } from '../../fixtures/lsusb.ts';
+import { sleep } from '../../helpers/async.ts';
 
 async function plugged(part: Pl2303Part, options: Parameters<typeof createPl2303>[1] = {}): Promise<EmulatedPl2303 & { host: MockUsbHost }> {
   const host = new MockUsbHost({ kernelDriver: { bound: 'none' } });
@@ -31,7 +32,6 @@ const classIn = (d: MockUsbDevice, request: number, length: number) =>
 const classOut = (d: MockUsbDevice, request: number, value: number, data?: Uint8Array) =>
   d.controlTransferOut({ requestType: 'class', recipient: 'interface', request, value, index: 0 }, data as Uint8Array<ArrayBuffer> | undefined);
 const bytes = (dv: DataView | undefined) => (dv ? [...new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength)] : []);
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 describe('emulated PL2303: descriptors', () => {
   it('each part reports its class, ep0 size, bcdUSB, bcdDevice and the HX endpoint layout', () => {
@@ -202,7 +202,7 @@ describe('emulated PL2303: interrupt and bulk IN', () => {
     await vendorOut(device, 0x01, 9, 0);
     expect(chip.uart.rxAvailable).to.equal(0);
     const out = device.transferOut(2, new Uint8Array(1000)); // ~1 s at 9600
-    await tick(10);
+    await sleep(10);
     expect(chip.uart.txPending).to.be.greaterThan(0);
     await vendorOut(device, 0x01, 8, 0);
     expect(chip.uart.txPending).to.equal(0);

@@ -1,6 +1,7 @@
 // A fake of the `usb` 2.x legacy module, shaped like the real one (errno on errors, Transfer
 // objects that complete through their callback, EventEmitter-style attach/detach).
 import { EventEmitter } from 'node:events';
+import { macrotask } from '../../helpers/async.ts';
 import type {
   LibusbConfigDescriptor,
   LibusbError,
@@ -268,13 +269,13 @@ export class FakeLibusb extends EventEmitter implements LibusbModule {
   }
 }
 
-export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+export { macrotask as tick };
 
 /** Polls `cond` every tick until true, failing after `ms`. */
 export async function waitFor(cond: () => boolean, ms = 1000): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > until) throw new Error('condition not met in time');
-    await tick();
+    await macrotask();
   }
 }

@@ -8,18 +8,10 @@ import { decodeBcd } from '../../../src/usb/backends/libusb-descriptors.ts';
 import type { LibusbUsbDevice } from '../../../src/usb/backends/libusb-device.ts';
 import { mapLibusbError } from '../../../src/usb/backends/libusb-errors.ts';
 import { FakeLegacyDevice, FakeLibusb, libusbError, tick, waitFor } from './fake-libusb.ts';
+import { rejection } from '../../helpers/async.ts';
 
 const NO_SYSFS = { platform: 'linux' as const, sysfsUsbPath: '/nonexistent/sys/bus/usb' };
 const NOT_LINUX = { platform: 'darwin' as const };
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('libusb backend: error mapping', () => {
   const ctx = { gone: false, device: '0403:6001 at 1-2' };

@@ -12,18 +12,10 @@ import {
 } from '../../../src/usb/backends/nusb.ts';
 import { FakeNusb, FakeNusbDevice } from './fake-nusb.ts';
 import { tick, waitFor } from './fake-libusb.ts';
+import { rejection } from '../../helpers/async.ts';
 
 const NOT_LINUX = { platform: 'darwin' as const };
 const GET_DEVICE_DESCRIPTOR = { requestType: 'standard', recipient: 'device', request: 6, value: 0x100, index: 0 } as const;
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('nusb backend: error mapping', () => {
   it('classifies the messages usb 3.1 rejects with', () => {

@@ -2,13 +2,13 @@
 // Drivers register while emulated dongles are plugged; a udev-like rule writes new_id the moment
 // a serial driver's attribute appears; every wired port passes a byte-exact loopback; a dongle
 // is yanked mid-transfer; everything is torn down and checked for leaks.
-import { inspectDriver, type UsbSerialPort } from '../../index.ts';
-import { defaultDriverSets } from '../../../drivers/index.ts';
-import { createMockLab } from '../../../mocks/lab.ts';
-import { createStack } from '../../stack.ts';
-import { formatRate, table, type Output } from '../output.ts';
-import { printList } from './list.ts';
-import { runLoopback, type LoopbackResult } from './loopback.ts';
+import { defaultDriverSets } from '../drivers/index.ts';
+import { createMockLab } from '../mocks/lab.ts';
+import { printList } from '../src/cli/commands/list.ts';
+import { runLoopback, type LoopbackResult } from '../src/cli/commands/loopback.ts';
+import { formatRate, table, type Output } from '../src/cli/output.ts';
+import { inspectDriver, type UsbSerialPort } from '../src/index.ts';
+import { createStack } from '../src/stack.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
