@@ -7,7 +7,8 @@ import type { UsbInterface } from '../../../src/usb/device.ts';
 import { MockUsbHost, type MockUsbDevice, type MockUsbHostOptions } from '../../../mocks/index.ts';
 import { cdcAcmAdapterOf, CDC_ACM_ID_TABLE, createCdcAcmDriver, type CdcAcmAdapter } from '../../../drivers/cdc-acm/index.ts';
 
-export { collect, controlLines, nextEvent, tick } from '../pl2303/lab.ts';
+export { collect, controlLines, nextEvent } from '../pl2303/lab.ts';
+export { sleep as tick } from '../../helpers/async.ts';
 
 export interface AcmLab {
   readonly usb: UsbSubsystem;

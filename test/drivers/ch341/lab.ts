@@ -7,7 +7,8 @@ import type { UsbInterface } from '../../../src/usb/device.ts';
 import { MockUsbHost, type MockUsbDevice, type MockUsbHostOptions } from '../../../mocks/index.ts';
 import { ch341AdapterOf, CH341_ID_TABLE, createCh341Driver, type Ch341Adapter } from '../../../drivers/ch341/index.ts';
 
-export { collect, controlLines, nextEvent, tick } from '../pl2303/lab.ts';
+export { collect, controlLines, nextEvent } from '../pl2303/lab.ts';
+export { sleep as tick } from '../../helpers/async.ts';
 
 export interface Ch341Lab {
   readonly usb: UsbSubsystem;

@@ -7,7 +7,8 @@ import type { UsbInterface } from '../../../src/usb/device.ts';
 import { MockUsbHost, type MockUsbDevice, type MockUsbHostOptions } from '../../../mocks/index.ts';
 import { createCp210xDriver, cp210xAdapterOf, CP210X_ID_TABLE, type Cp210xAdapter, type Cp210xDriverOptions } from '../../../drivers/cp210x/index.ts';
 
-export { collect, controlLines, hex, nextEvent, tick } from '../pl2303/lab.ts';
+export { collect, controlLines, hex, nextEvent } from '../pl2303/lab.ts';
+export { sleep as tick } from '../../helpers/async.ts';
 
 export interface Cp210xLab {
   readonly usb: UsbSubsystem;
