@@ -4,6 +4,9 @@
 import { childLog } from '../log.ts';
 import { transferErrorKind } from '../usb/host.ts';
 
+
+/** Empty read completions in a row after which the pipeline lets timers and I/O run before it reads again. */
+const EMPTY_RUN_BEFORE_YIELD = 8;
 const log = childLog('serial.pipeline');
 
 export interface InPipelineOptions {
@@ -56,6 +59,11 @@ export class InPipeline {
     await new Promise<void>((r) => (this.idle = r));
   }
 
+  /** Consecutive reads that ended with no data (empty, timed out or aborted). */
+  private empty = 0;
+  /** A refill waits for a timer turn (see EMPTY_RUN_BEFORE_YIELD). */
+  private yielding = false;
+
   private fill(): void {
     const want = Math.max(1, this.o.inFlight);
     while (this.running && !this.paused && this.pending < want) this.submit();
@@ -77,7 +85,10 @@ export class InPipeline {
         if (o.ok) {
           const r = o.r;
           if (r.status === 'ok' && r.data) {
-            if (r.data.byteLength > 0) this.o.onData(r.data);
+            if (r.data.byteLength > 0) {
+              this.empty = 0;
+              this.o.onData(r.data);
+            } else this.empty++;
           } else if (r.status === 'stall') {
             this.halt({ kind: 'stall' });
           } else {
@@ -86,7 +97,10 @@ export class InPipeline {
           return;
         }
         const kind = transferErrorKind(o.err);
-        if (kind === 'timeout' || kind === 'aborted') return;
+        if (kind === 'timeout' || kind === 'aborted') {
+          this.empty++;
+          return;
+        }
         this.halt({ kind: kind === 'disconnected' ? 'disconnected' : 'error', error: o.err });
       }),
     );
@@ -94,7 +108,22 @@ export class InPipeline {
     void step.finally(() => {
       this.order.shift();
       this.pending--;
-      if (this.running) this.fill();
+      if (this.running) {
+        // A device that answers every read at once with nothing (a zero-length flood, or a
+        // backend failing reads on the spot) would have the resubmissions run as one endless
+        // chain of promise jobs, starving timers and I/O: after a run of empty completions the
+        // next read waits for a timer turn.
+        if (this.empty >= EMPTY_RUN_BEFORE_YIELD) {
+          this.empty = 0;
+          if (!this.yielding) {
+            this.yielding = true;
+            setTimeout(() => {
+              this.yielding = false;
+              if (this.running) this.fill();
+            }, 1);
+          }
+        } else if (!this.yielding) this.fill();
+      }
       else if (this.pending === 0 && this.idle) {
         const done = this.idle;
         this.idle = null;

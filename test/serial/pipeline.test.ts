@@ -53,4 +53,28 @@ describe('serial: InPipeline', () => {
     }
     expect(unhandled).to.deep.equal([]);
   });
+
+  for (const how of ['empty', 'aborted'] as const) {
+    it(`a device answering every read at once (${how === 'empty' ? 'zero-length' : 'aborted'}) does not starve timers, and stop() still ends it`, async () => {
+      let reads = 0;
+      const device = {
+        transferIn: () => {
+          reads++;
+          return how === 'empty'
+            ? Promise.resolve({ status: 'ok', data: new DataView(new ArrayBuffer(0)) } as USBInTransferResult)
+            : Promise.reject(transferError('aborted', 'aborted'));
+        },
+      } as unknown as USBDevice;
+      const p = new InPipeline({ device, endpoint: 1, transferSize: 64, inFlight: 4, onData: () => undefined, onStop: () => undefined });
+      p.start();
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 20));
+      // Without the yield the resubmissions are one endless chain of promise jobs: this timer
+      // never fires and memory grows until the process dies.
+      expect(Date.now() - t0).to.be.below(5000);
+      expect(reads).to.be.greaterThan(8);
+      await p.stop();
+      expect(p.inFlight).to.equal(0);
+    });
+  }
 });
