@@ -86,13 +86,31 @@ export interface FfsBridge {
   stop(): Promise<void>;
 }
 
-/** Loads dummy_hcd (full speed: FTDI and PL2303 parts are full-speed devices), libcomposite and usb_f_fs; mounts configfs. */
-export function setupFunctionfs(): string {
+/**
+ * Loads dummy_hcd (full speed: the USB-serial chips emulated here are full-speed devices; a job
+ * that loaded it first with `num=N` gets N controllers), libcomposite and usb_f_fs; mounts
+ * configfs. Returns the UDC asked for, or the first dummy_udc.
+ */
+export function setupFunctionfs(udc?: string): string {
   execSync('modprobe dummy_hcd is_high_speed=0 is_super_speed=0 && modprobe libcomposite && modprobe usb_f_fs');
   if (!existsSync(`${CONFIGFS}/usb_gadget`)) execSync(`mount -t configfs none ${CONFIGFS}`);
-  const udc = readdirSync('/sys/class/udc').find((n) => n.startsWith('dummy_udc'));
-  if (!udc) throw new BridgeError('no dummy_udc in /sys/class/udc');
-  return udc;
+  const udcs = readdirSync('/sys/class/udc');
+  const chosen = udc ? udcs.find((n) => n === udc) : udcs.filter((n) => n.startsWith('dummy_udc')).sort()[0];
+  if (!chosen) throw new BridgeError(udc ? `no ${udc} in /sys/class/udc (there: ${udcs.join(', ') || 'none'})` : 'no dummy_udc in /sys/class/udc');
+  return chosen;
+}
+
+export interface FfsBridgeOptions {
+  /** The gadget's configfs name and FunctionFS mount (/dev/ffs-<name>); default 'emu'. */
+  name?: string;
+  /** The UDC to bind (default: the first dummy_udc). */
+  udc?: string;
+  /**
+   * Leave out the class-specific descriptors (type 0x24: CDC functional descriptors), which
+   * FunctionFS refuses (f_fs.c `ffs_do_single_desc`: EINVAL); recorded as a deviation. Without
+   * this a device that has them cannot be bridged.
+   */
+  omitClassDescriptors?: boolean;
 }
 
 const u16 = (d: Uint8Array, at: number) => d[at]! | (d[at + 1]! << 8);
@@ -102,11 +120,17 @@ const hex4 = (n: number) => `0x${n.toString(16).padStart(4, '0')}`;
  * Starts the bridge: the gadget is built from the emulation's descriptors and bound to the UDC;
  * resolves once bound (the kernel then enumerates the device on the dummy bus).
  */
-export async function bridgeMockFfs(mock: MockUsbDevice, options: { name?: string } = {}): Promise<FfsBridge> {
+export async function bridgeMockFfs(mock: MockUsbDevice, options: FfsBridgeOptions = {}): Promise<FfsBridge> {
   const name = options.name ?? 'emu';
-  const udc = setupFunctionfs();
+  const udc = setupFunctionfs(options.udc);
   const log: FfsBridgeLog = { setups: [], events: [], errors: [], deviations: [], endpointFiles: [] };
-  const { device, config, body, endpoints } = await attachEmulation(mock);
+  const { device, config, body: whole, endpoints } = await attachEmulation(mock);
+  const classSpecific = whole.filter((d) => d[1] === 0x24);
+  if (classSpecific.length && !options.omitClassDescriptors) {
+    throw new BridgeError(`the emulation has ${classSpecific.length} class-specific descriptor(s) (type 0x24), which FunctionFS refuses; pass omitClassDescriptors to bridge it without them`);
+  }
+  const body = whole.filter((d) => d[1] !== 0x24);
+  if (classSpecific.length) log.deviations.push(`${classSpecific.length} class-specific descriptor(s) left out (FunctionFS refuses type 0x24): ${classSpecific.map((d) => Buffer.from(d).toString('hex')).join(' ')}`);
 
   // ---- the gadget (configfs): device descriptor fields and strings from the emulation ----
   const g = `${CONFIGFS}/usb_gadget/${name}`;

@@ -36,3 +36,60 @@ export function findGadgetDevice(idVendor: string): GadgetOnHost | undefined {
   }
   return undefined;
 }
+
+export interface GadgetInterfaceOnHost {
+  /** bInterfaceNumber. */
+  number: number;
+  driver?: string;
+  /** ttyUSB* (usb-serial) or ttyACM* (cdc_acm, under the interface's tty/ folder). */
+  tty?: string;
+}
+
+export interface GadgetOnBus {
+  dev: string;
+  idVendor: string;
+  idProduct: string;
+  interfaces: GadgetInterfaceOnHost[];
+}
+
+/** The number of the USB bus of dummy_hcd.<index> (one bus per emulated controller). */
+export function dummyBusOf(index: number): number {
+  const dir = `/sys/devices/platform/dummy_hcd.${index}`;
+  const bus = existsSync(dir) ? readdirSync(dir).find((n) => /^usb\d+$/.test(n)) : undefined;
+  if (!bus) throw new Error(`no USB bus under ${dir}`);
+  return Number(bus.slice(3));
+}
+
+/**
+ * The device on a bus (the first one that is not the root hub) with every interface's driver and
+ * tty, or undefined while none is enumerated. Reads only idVendor/idProduct and the interface
+ * folders (no string attributes: see findGadgetDevice).
+ */
+export function findGadgetOnBus(bus: number): GadgetOnBus | undefined {
+  const dev = readdirSync('/sys/bus/usb/devices').find((d) => d.startsWith(`${bus}-`) && /^\d+-[\d.]+$/.test(d));
+  if (!dev) return undefined;
+  const path = `/sys/bus/usb/devices/${dev}`;
+  let idVendor: string;
+  let idProduct: string;
+  try {
+    idVendor = readFileSync(`${path}/idVendor`, 'utf8').trim();
+    idProduct = readFileSync(`${path}/idProduct`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  const interfaces: GadgetInterfaceOnHost[] = [];
+  for (const name of readdirSync(path).filter((n) => n.startsWith(`${dev}:`)).sort()) {
+    const intf = `${path}/${name}`;
+    let number: number;
+    try {
+      number = parseInt(readFileSync(`${intf}/bInterfaceNumber`, 'utf8').trim(), 16);
+    } catch {
+      continue;
+    }
+    const driver = existsSync(`${intf}/driver`) ? basename(realpathSync(`${intf}/driver`)) : undefined;
+    let tty = readdirSync(intf).find((n) => /^tty(USB|ACM)\d+$/.test(n));
+    if (!tty && existsSync(`${intf}/tty`)) tty = readdirSync(`${intf}/tty`).find((n) => /^ttyACM\d+$/.test(n));
+    interfaces.push({ number, driver, tty });
+  }
+  return { dev, idVendor, idProduct, interfaces };
+}
