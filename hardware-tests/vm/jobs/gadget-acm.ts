@@ -11,7 +11,8 @@
 //    with its functional descriptors left out binds once new_id is given the 5-field form
 //    `2341 0043 2 22b8 7000` (usb_store_new_id copies the driver_info, NO_UNION_NORMAL, of the
 //    referenced entry). Each /dev/ttyACM* loops back through the emulated wire at two settings;
-//    the emulation records the line coding and DTR/RTS cdc_acm sent and reports DCD/DSR back.
+//    the emulation records the line coding and DTR/RTS cdc_acm sent (raised at open, dropped at
+//    close) and reports the DSR/DCD the loopback plug gives back.
 // The bridges run in a child process (this file again, VM_ROLE=bridge), as in gadget-ours.ts.
 import { execSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -254,17 +255,17 @@ if (process.env.VM_ROLE === 'bridge') {
         await new Promise<void>((res, rej) => p.write(Buffer.from(data), (e) => (e ? rej(e) : res())));
         for (let k = 0; k < 300 && Buffer.concat(got).length < data.length; k++) await sleep(20);
         const back = Buffer.concat(got);
-        const modem: Record<string, unknown>[] = [];
-        for (const dtr of [true, false]) {
-          await new Promise<void>((res, rej) => p.set({ dtr, rts: true }, (e) => (e ? rej(e) : res())));
-          await sleep(200); // the emulation's SERIAL_STATE for the DSR/DCD the loopback plug gives back
-          const lines = await modemOf(p);
-          const s = (await since(d)).s;
-          modem.push({ set: { dtr, rts: true }, got: { cts: lines.cts, dsr: lines.dsr, dcd: lines.dcd }, chip: { dtr: s.dtr, rts: s.rts } });
-        }
+        // DTR/RTS: raised by the open (acm_port_dtr_rts), looped back by the plug to DSR/DCD, which
+        // the emulation reports in SERIAL_STATE. (node-serialport's set() cannot change them here:
+        // it clears break first, and cdc_acm refuses break without the ACM break capability.)
+        await sleep(200);
+        const lines = await modemOf(p);
+        const atOpen = (await since(d)).s;
+        const modem = { open: { got: { cts: lines.cts, dsr: lines.dsr, dcd: lines.dcd }, chip: { dtr: atOpen.dtr, rts: atOpen.rts } } };
         const { s, requests } = await since(d);
-        sessions.push({ ...st, chip: { line: s.line, lineCoding: s.lineCoding }, requests, modem, sent: data.length, received: back.length, firstDiff: firstDiff(data, back), ms: Math.round(performance.now() - tw) });
         await closeTty(p);
+        const closed = (await since(d)).s;
+        sessions.push({ ...st, chip: { line: s.line, lineCoding: s.lineCoding }, requests, modem: { ...modem, closed: { chip: { dtr: closed.dtr, rts: closed.rts } } }, sent: data.length, received: back.length, firstDiff: firstDiff(data, back), ms: Math.round(performance.now() - tw) });
       }
       out.sessions = sessions;
       out.closeRequests = (await since(d)).requests;

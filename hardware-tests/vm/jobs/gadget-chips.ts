@@ -230,20 +230,24 @@ if (process.env.VM_ROLE === 'bridge') {
           await new Promise<void>((res, rej) => port.write(Buffer.from(data), (e) => (e ? rej(e) : res())));
           for (let k = 0; k < 300 && Buffer.concat(chunks).length < data.length; k++) await sleep(20);
           const got = Buffer.concat(chunks);
-          // Modem lines through the loopback plug (RTS→CTS, DTR→DSR+DCD), each way.
+          // Modem lines through the loopback plug (RTS→CTS, DTR→DSR+DCD), each way, in each port's first session.
           const modem: Record<string, unknown>[] = [];
-          if (!st.rtscts) {
+          const requests: string[] = [];
+          if (sessions.length === 0 && !st.rtscts) {
             for (const [dtr, rts] of [[false, true], [true, false]] as const) {
               await new Promise<void>((res, rej) => port.set({ dtr, rts }, (e) => (e ? rej(e) : res())));
               await sleep(50); // ch341 reports input changes through its interrupt endpoint
               const lines = await new Promise<{ cts: boolean; dsr: boolean; dcd: boolean }>((res, rej) => port.get((e, v) => (e ? rej(e) : res(v!))));
-              const chip = (await since(d)).s.ports[intf.number]!;
+              const now = await since(d);
+              requests.push(...now.requests);
+              const chip = now.s.ports[intf.number]!;
               modem.push({ set: { dtr, rts }, got: { cts: lines.cts, dsr: lines.dsr, dcd: lines.dcd }, chip: { dtr: chip.dtr, rts: chip.rts } });
             }
           }
           // What the chip runs, read after the exchange: serialport applies the settings after open().
-          const { s, requests } = await since(d);
-          sessions.push({ ...st, chipSide: s.ports[intf.number], requests, modem, sent: data.length, received: got.length, firstDiff: firstDiff(data, got), ms: Math.round(performance.now() - tw) });
+          const last = await since(d);
+          requests.push(...last.requests);
+          sessions.push({ ...st, chipSide: last.s.ports[intf.number], requests, modem, sent: data.length, received: got.length, firstDiff: firstDiff(data, got), ms: Math.round(performance.now() - tw) });
           await new Promise<void>((res) => port.close(() => res()));
         }
         ports.push({ interface: intf.number, tty: intf.tty, sessions, closeRequests: (await since(d)).requests });
@@ -279,7 +283,7 @@ if (process.env.VM_ROLE === 'bridge') {
           const tw = performance.now();
           const want = { baudRate: st.baudRate, dataBits: st.dataBits, parity: st.parity, stopBits: st.stopBits, flowControl: st.rtscts ? ('rts-cts' as const) : ('none' as const) };
           const applied = i === 0 ? await port.open(want) : await port.setSettings(want);
-          const data = patternBytes(4096, st.baudRate + 7 * n);
+          const data = patternBytes(2048, st.baudRate + 7 * n);
           if (st.dataBits === 7) for (let k = 0; k < data.length; k++) data[k]! &= 0x7f;
           chunks.length = 0;
           received = 0;
