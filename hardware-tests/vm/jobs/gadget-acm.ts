@@ -257,7 +257,8 @@ if (process.env.VM_ROLE === 'bridge') {
         const back = Buffer.concat(got);
         // DTR/RTS: raised by the open (acm_port_dtr_rts), looped back by the plug to DSR/DCD, which
         // the emulation reports in SERIAL_STATE. (node-serialport's set() cannot change them here:
-        // it clears break first, and cdc_acm refuses break without the ACM break capability.)
+        // it clears break first, and cdc_acm refuses break without the ACM break capability:
+        // serialport/node-serialport#2777, serialport/bindings-cpp PR #229.)
         await sleep(200);
         const lines = await modemOf(p);
         const atOpen = (await since(d)).s;
