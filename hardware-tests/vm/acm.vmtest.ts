@@ -14,7 +14,7 @@
 import { expect } from 'chai';
 import { withGuest } from './runner.ts';
 import { logTimings, skipWithoutVm } from './tier.ts';
-import { checkBridgedDevice, requestKey, type BridgedDeviceRecord } from './bridge-checks.ts';
+import { checkBridgedDevice, requestKey, runBridged, type BridgedDeviceRecord } from './bridge-checks.ts';
 import { encodeAcmLineCoding } from '../../drivers/cdc-acm/index.ts';
 import type { MonControl } from './guest/usbmon.ts';
 
@@ -60,7 +60,7 @@ interface AcmResult {
     released: { interfaces?: Intf[]; error?: string };
   };
   boards?: BoardRecord[];
-  usbmon: ({ controls: MonControl[] } | undefined)[];
+  usbmon: ({ controls: MonControl[]; lines: number } | undefined)[];
 }
 
 const what = (s: { baudRate: number; dataBits: number; parity: string; stopBits: number }) => `${s.baudRate} ${s.dataBits}${s.parity[0]!.toUpperCase()}${s.stopBits}`;
@@ -73,7 +73,7 @@ describe('VM: CDC-ACM: our driver on the kernel f_acm gadget; the kernel cdc_acm
   let run: Awaited<ReturnType<typeof withGuest>>;
   let r: AcmResult;
   before(async function () {
-    run = await withGuest({ job: 'hardware-tests/vm/jobs/gadget-acm.ts', timeoutMs: 240_000 });
+    run = await runBridged('CDC-ACM', () => withGuest({ job: 'hardware-tests/vm/jobs/gadget-acm.ts', timeoutMs: 240_000 }), (x) => ((x.result as AcmResult | undefined)?.usbmon ?? []).map((usbmon) => ({ usbmon })));
     logTimings('CDC-ACM', run);
     r = run.result as AcmResult;
   });
@@ -118,7 +118,7 @@ describe('VM: CDC-ACM: our driver on the kernel f_acm gadget; the kernel cdc_acm
     it(`the kernel cdc_acm binds our '${board}' emulation ${how}; ttyACM loops back byte-exact, the emulation runs the line coding cdc_acm sent, DTR/RTS reach it and DTR comes back as DSR/DCD`, () => {
       expect(r.error, 'job error').to.equal(undefined);
       const b = r.boards![i]!;
-      console.log(`      [vm] ${board}: ${checkBridgedDevice(board, { ...b, usbmon: r.usbmon[i + 1] as BridgedDeviceRecord['usbmon'] })}`);
+      console.log(`      [vm] ${board}: ${checkBridgedDevice(board, { ...b, usbmon: r.usbmon[i + 1] })}`);
       expect(b.refusals, 'requests the emulation refused').to.deep.equal([]);
       if (board === 'uno') {
         expect(b.newId).to.equal('2341 0043 2 22b8 7000');

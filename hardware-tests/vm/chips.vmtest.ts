@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import { withGuest } from './runner.ts';
 import { logTimings, skipWithoutVm } from './tier.ts';
-import { checkBridgedDevice, lastRequest, type BridgedDeviceRecord } from './bridge-checks.ts';
+import { checkBridgedDevice, lastRequest, runBridged, type BridgedDeviceRecord } from './bridge-checks.ts';
 import { encodeCp210xBaud, encodeCp210xLineCtl, cp210xBaudPart, type Cp210xBaudPart } from '../../drivers/cp210x/index.ts';
 import { encodeCh341Baud, encodeCh341Lcr, encodeCh341ModemControl } from '../../drivers/ch341/index.ts';
 
@@ -92,7 +92,7 @@ describe('VM: CP210x and CH34x emulations as real devices (dummy_hcd + FunctionF
   skipWithoutVm();
 
   it('CP2102 and CP2105 (both ports): the kernel cp210x sends our encodings, the chip runs them, DTR/RTS and RTS/CTS reach it, ttyUSB loops back byte-exact; our cp210x takes all three interfaces and gives them back', async () => {
-    const run = await withGuest({ job: 'hardware-tests/vm/jobs/gadget-chips.ts', env: { VM_CHIPS_FAMILY: 'cp210x' }, timeoutMs: 240_000 });
+    const run = await runBridged('CP210x', () => withGuest({ job: 'hardware-tests/vm/jobs/gadget-chips.ts', env: { VM_CHIPS_FAMILY: 'cp210x' }, timeoutMs: 240_000 }), (x) => (x.result as ChipsResult | undefined)?.devices ?? []);
     logTimings('CP210x', run);
     const r = run.result as ChipsResult;
     expect([0, 137], `job exit status\n${run.jobLog.slice(-3000)}`).to.include(run.status);
@@ -162,7 +162,7 @@ describe('VM: CP210x and CH34x emulations as real devices (dummy_hcd + FunctionF
   });
 
   it('CH340: the kernel ch341 sends our divisor/prescaler and LCR encodings, the chip runs them, DTR/RTS reach it and come back, ttyUSB loops back byte-exact; our ch341 takes it and gives it back', async () => {
-    const run = await withGuest({ job: 'hardware-tests/vm/jobs/gadget-chips.ts', env: { VM_CHIPS_FAMILY: 'ch34x' }, timeoutMs: 240_000 });
+    const run = await runBridged('CH340', () => withGuest({ job: 'hardware-tests/vm/jobs/gadget-chips.ts', env: { VM_CHIPS_FAMILY: 'ch34x' }, timeoutMs: 240_000 }), (x) => (x.result as ChipsResult | undefined)?.devices ?? []);
     logTimings('CH340', run);
     const r = run.result as ChipsResult;
     expect([0, 137], `job exit status\n${run.jobLog.slice(-3000)}`).to.include(run.status);
