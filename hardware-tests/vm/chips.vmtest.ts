@@ -99,17 +99,15 @@ describe('VM: CP210x and CH34x emulations as real devices (dummy_hcd + FunctionF
     expect(r.error, 'job error').to.equal(undefined);
     const [cp2102, cp2105] = r.devices;
     for (const d of [cp2102!, cp2105!]) {
-      // CP2105: Linux reads GET_DEVICEMODE for its GPIO set-up (`cp2105_gpioconf_init`) on each
-      // interface's attach; the emulation has no GPIO block and stalls it (Linux logs "GPIO
-      // initialisation failed: -32" and goes on without GPIO).
-      const gpioStalls = d.part === 'CP2105' ? ['c0/ff v3711 i0000 l2', 'c0/ff v3711 i0001 l2'] : [];
-      console.log(`      [vm] ${d.part}: ${checkBridgedDevice(d.part, d, gpioStalls)}`);
+      console.log(`      [vm] ${d.part}: ${checkBridgedDevice(d.part, d)}`);
+      expect(d.refusals, `${d.part}: requests the emulated chip refused`).to.deep.equal([]);
       const ports = d.part === 'CP2105' ? 2 : 1;
       expect(d.kernel?.interfaces.map((i) => i.driver), `${d.part}: the kernel's cp210x on every interface`).to.deep.equal(Array(ports).fill('cp210x'));
       // Probe (`cp210x_attach` per interface): GET_PARTNUM; CP2102: the 2-byte quirk probe;
-      // CP2105: GET_FW_VER and the GPIO mode read.
+      // CP2105: GET_FW_VER and the pin set-up reads (`cp2105_gpioconf_init`).
       const probe = d.kernel!.probe.map((l) => l.replace(/: .*/, ''));
-      const perIntf = (n: number) => (d.part === 'CP2102' ? [`c0/ff v370b i000${n} l1`, `c0/ff v370b i000${n} l2`] : [`c0/ff v370b i000${n} l1`, `c0/ff v000e i000${n} l3`, `c0/ff v3711 i000${n} l2`]);
+      const perIntf = (n: number) =>
+        d.part === 'CP2102' ? [`c0/ff v370b i000${n} l1`, `c0/ff v370b i000${n} l2`] : [`c0/ff v370b i000${n} l1`, `c0/ff v000e i000${n} l3`, `c0/ff v3711 i000${n} l2`, `c0/ff v370c i000${n} l15`];
       expect([...probe].sort(), `${d.part}: the kernel's probe requests`).to.deep.equal(Array.from({ length: ports }, (_, n) => perIntf(n)).flat().sort());
       expect(d.rejectedBauds, `${d.part}: baud values the chip could not run`).to.deep.equal([]);
 

@@ -378,6 +378,17 @@ export class Cp210xChip implements MockBehaviour {
       case 0x0010: // GET_FW_VER_2N
         if (this.part.part === 'CP2102N') return Uint8Array.from(this.part.firmware ?? []);
         return this.refuse(s, 'GET_FW_VER_2N is a CP2102N request');
+      // CP2105's pin set-up, which Linux reads at attach (`cp2105_gpioconf_init`): the mode of
+      // each interface's shared pins, then the 15-byte dual-port configuration. Modelled as both
+      // interfaces in modem mode (0: the pins are the modem lines this emulation runs; Linux then
+      // reserves every GPIO), and a configuration of zeros (no LED or RS-485 functions; stand-in
+      // values, unverified against a programmed part).
+      case 0x3711: // GET_DEVICEMODE
+        if (this.part.part !== 'CP2105') return this.refuse(s, 'GET_DEVICEMODE is a CP2105 request');
+        return Uint8Array.of(0x00, 0x00);
+      case 0x370c: // GET_PORTCONFIG
+        if (this.part.part !== 'CP2105') return this.refuse(s, `GET_PORTCONFIG is not emulated on ${this.part.part}`);
+        return new Uint8Array(15);
       default:
         return this.refuse(s, `VENDOR_SPECIFIC 0x${s.wValue.toString(16)} is not emulated`);
     }

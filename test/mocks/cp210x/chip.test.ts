@@ -38,6 +38,22 @@ describe('emulated CP210x: descriptors and part number', () => {
   });
 });
 
+describe('emulated CP210x: CP2105 pin set-up reads', () => {
+  it('GET_DEVICEMODE answers modem mode for both interfaces and GET_PORTCONFIG 15 bytes on a CP2105; other parts stall both', async () => {
+    const vendorIn = (d: Dev, value: number, length: number, index = 0) => d.controlTransferIn({ requestType: 'vendor', recipient: 'device', request: 0xff, value, index }, length);
+    const cp2105 = await plugged('CP2105');
+    for (const intf of [0, 1]) {
+      expect(bytes((await vendorIn(cp2105.device, 0x3711, 2, intf)).data), `GET_DEVICEMODE on interface ${intf}`).to.deep.equal([0, 0]);
+      expect(bytes((await vendorIn(cp2105.device, 0x370c, 15, intf)).data), `GET_PORTCONFIG on interface ${intf}`).to.deep.equal(Array(15).fill(0));
+    }
+    expect(cp2105.chip.refusals).to.deep.equal([]);
+    const cp2102 = await plugged('CP2102');
+    expect((await vendorIn(cp2102.device, 0x3711, 2)).status).to.equal('stall');
+    expect((await vendorIn(cp2102.device, 0x370c, 15)).status).to.equal('stall');
+    expect(cp2102.chip.refusals.map((r) => r.reason)).to.deep.equal(['GET_DEVICEMODE is a CP2105 request', 'GET_PORTCONFIG is not emulated on CP2102']);
+  });
+});
+
 describe('emulated CP210x: counterfeit CP2102', () => {
   it('GET_PARTNUM with wLength 2: two bytes from a genuine part, one from a counterfeit, whose EMBED_EVENTS stalls', async () => {
     const partnum2 = (d: Dev) => d.controlTransferIn({ requestType: 'vendor', recipient: 'device', request: 0xff, value: 0x370b, index: 0 }, 2);
