@@ -24,7 +24,6 @@ import type { LibusbConfigDescriptor, LibusbInterfaceDescriptor } from '../../sr
 import { FakeLegacyDevice, FakeLibusb, libusbError } from '../usb/backends/fake-libusb.ts';
 import { FuzzViolation, typedErrorName } from './harness.ts';
 import type { FuzzTarget } from './targets.ts';
-import { sleep } from '../helpers/async.ts';
 
 type RawString = { kind: 'ok'; text: string } | { kind: 'bytes'; bytes: number[] } | { kind: 'stall' };
 
@@ -191,11 +190,11 @@ export const libusbTarget: FuzzTarget<LibusbDraw> = {
       await registerUsbSerialDrivers([pl2303Driver], 'pl2303', PL2303_ID_TABLE, { usbBus: usb.bus }),
     ];
     const serialBus = usbSerialBusOf(usb.bus);
+    // The backend hands a new device on only after reading its strings (one event-loop turn per
+    // control transfer): wait for its queue, not for a count of turns a slow process may not reach.
     const settle = async () => {
-      for (let k = 0; k < 3; k++) {
-        await sleep(0);
-        await usb.settled();
-      }
+      await backend.flush();
+      await usb.settled();
     };
     try {
       lib.plug(dev);
