@@ -179,4 +179,35 @@ describe('fuzz regressions', function () {
       await backend.close();
     }
   });
+  it('libusb: a PL2303 whose bulk IN endpoint has wMaxPacketSize 0, opened: the endpoint is skipped as Linux does, the port unbound, no endless zero-length reads', async () => {
+    const minimal: LibusbDraw = {
+      id: [0x067b, 0x2303, 0x0300],
+      stringIndexes: [0, 0, 0],
+      configs: [
+        {
+          bConfigurationValue: 1,
+          iConfiguration: 0,
+          interfaces: [
+            [
+              {
+                bInterfaceNumber: 0, bAlternateSetting: 0, bInterfaceClass: 0xff, bInterfaceSubClass: 0, bInterfaceProtocol: 0, iInterface: 0,
+                endpoints: [
+                  { bEndpointAddress: 0x81, bmAttributes: 3, wMaxPacketSize: 10 },
+                  { bEndpointAddress: 0x02, bmAttributes: 2, wMaxPacketSize: 64 },
+                  { bEndpointAddress: 0x83, bmAttributes: 2, wMaxPacketSize: 0 },
+                ],
+              },
+            ],
+          ],
+        },
+      ],
+      strings: [{ kind: 'stall' }, { kind: 'stall' }, { kind: 'stall' }, { kind: 'stall' }, { kind: 'stall' }],
+      open: true,
+    };
+    expect(await trapped(() => libusbTarget.run(minimal))).to.equal('unbound');
+    // The same PL2303 with a usable bulk IN binds and opens: only the zero-size endpoint was the problem.
+    const usable: LibusbDraw = structuredClone(minimal);
+    usable.configs[0]!.interfaces[0]![0]!.endpoints[2]!.wMaxPacketSize = 64;
+    expect(await trapped(() => libusbTarget.run(usable))).to.match(/^bound\(pl2303\)/);
+  });
 });
