@@ -667,6 +667,8 @@ export class FtdiChipEmulation implements MockBehaviour {
     while (u.rxAvailable > 0) {
       const room = ch.ring.space;
       if (room === 0 && !eager) break;
+      // Clean bytes the ring has room for go straight across, with no chunk built.
+      if (!inspect && !eager && !ch.overrunPending && u.takeClean(room, ch.ring) >= 0) continue;
       const chunk = u.read(eager ? Infinity : room);
       if (!inspect && chunk.errors.length === 0 && !ch.overrunPending && chunk.data.length <= room) {
         ch.ring.pushClean(chunk.data);
