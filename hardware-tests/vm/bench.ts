@@ -10,7 +10,12 @@
 // QEMU's main loop wakes; under TCG the guest CPU is slow (one `usb` 3.x read in flight used a
 // whole vCPU). USB_HARNESS_VM_WAKE=1 wakes QEMU's main loop with a 1 kHz QMP query-status from
 // the host (same for every path), which lifts the chardev limit so the paths' own costs show.
-// Options: USB_HARNESS_VM_BENCH_BYTES (default 1 MiB), _ROUNDS (5), _PATHS (kernel,libusb,nusb).
+// Options: USB_HARNESS_VM_BENCH_BYTES (default 1 MiB), _ROUNDS (5), _PATHS (kernel,libusb,nusb),
+// _PROFILE=<host dir>: a CPU profile of every echo window in the guest (node's inspector; it
+// slows the guest's node down, so the figures of such a run are not the ones to quote), copied
+// into that directory as <path>.round<n>.cpuprofile.
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { emit, roundRatios, spread } from '../../bench/report.ts';
 import type { TurnResult } from './jobs/bench.ts';
 import { echoPeer } from './peers.ts';
@@ -30,6 +35,7 @@ try {
 }
 
 const wake = env.USB_HARNESS_VM_WAKE === '1';
+const profileDir = env.USB_HARNESS_VM_BENCH_PROFILE;
 const run = await withGuest(
   {
     devices: [{ id: 'ftdi' }],
@@ -38,6 +44,7 @@ const run = await withGuest(
       VM_BENCH_BYTES: env.USB_HARNESS_VM_BENCH_BYTES ?? String(1 << 20),
       VM_BENCH_ROUNDS: env.USB_HARNESS_VM_BENCH_ROUNDS ?? '5',
       VM_BENCH_PATHS: env.USB_HARNESS_VM_BENCH_PATHS ?? 'kernel,libusb,nusb',
+      VM_BENCH_PROFILE: profileDir ? '1' : '0',
     },
     timeoutMs: 1_800_000,
     onLine: (l) => process.stderr.write(`  [guest] ${l}\n`),
@@ -47,6 +54,15 @@ const run = await withGuest(
     await guest.channel.next('ready', 120_000);
     let waker: NodeJS.Timeout | undefined;
     if (wake) waker = setInterval(() => void guest.qmp.execute('query-status').catch(() => undefined), 1);
+    if (profileDir) {
+      guest.channel.handle('profiles-written', () => {
+        const from = join(guest.dir, 'prof');
+        mkdirSync(profileDir, { recursive: true });
+        if (existsSync(from)) cpSync(from, profileDir, { recursive: true });
+        process.stderr.write(`bench:vm profiles copied to ${profileDir}\n`);
+        return true;
+      });
+    }
     // Runs until the guest powers off; the waker stops with the runner's teardown.
     return { peer, stop: () => clearInterval(waker) };
   },

@@ -9,7 +9,8 @@
 // pace by baud anyway), same write size, same reader. CPU is the guest's own accounting over the
 // echo window (/proc/stat, all CPUs, user+nice+system+irq+softirq): the kernel path's work in
 // ftdi_sio, the tty layer and the xHCI driver counts as much as our process's.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { SerialPortStream } from '@serialport/stream';
 import { autoDetect } from '@serialport/bindings-cpp';
 import { DriverModel } from '../../../src/core/index.ts';
@@ -26,6 +27,9 @@ const BAUD = 3_000_000;
 const TTY = '/dev/ttyUSB0';
 /** /proc/stat counts in USER_HZ, which Linux fixes at 100 on every architecture it exports it to. */
 const MS_PER_TICK = 10;
+/** VM_BENCH_PROFILE=1: a CPU profile of each echo window, in the job folder's prof/ (the host copies it out). */
+const PROFILE = process.env.VM_BENCH_PROFILE === '1';
+const PROFILE_DIR = '/vmjob/prof';
 const link = hostLink();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const data = patternBytes(BYTES, 99);
@@ -65,6 +69,23 @@ function guestBusyTicks(): number {
   return f[0]! + f[1]! + f[2]! + f[5]! + f[6]!;
 }
 
+let profiler: Session | undefined;
+async function startProfile(): Promise<void> {
+  if (!PROFILE) return;
+  if (!profiler) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    mkdirSync(PROFILE_DIR, { recursive: true });
+  }
+  await profiler.post('Profiler.start');
+}
+async function stopProfile(turn: TurnResult): Promise<void> {
+  if (!profiler) return;
+  const { profile } = await profiler.post('Profiler.stop');
+  writeFileSync(`${PROFILE_DIR}/${turn.path}.round${turn.round}.cpuprofile`, JSON.stringify(profile));
+}
+
 async function echoRun(p: Echoable, bytes: Uint8Array, turn: TurnResult): Promise<void> {
   let got = 0;
   let firstBad = -1;
@@ -75,6 +96,7 @@ async function echoRun(p: Echoable, bytes: Uint8Array, turn: TurnResult): Promis
     got += c.length;
     if (got >= bytes.length) done();
   });
+  await startProfile();
   const ticks0 = guestBusyTicks();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -84,6 +106,7 @@ async function echoRun(p: Echoable, bytes: Uint8Array, turn: TurnResult): Promis
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const ticks = guestBusyTicks() - ticks0;
+  await stopProfile(turn);
   if (firstBad >= 0) throw new Error(`echo differs at byte ${firstBad}`);
   const mib = bytes.length / (1 << 20);
   turn.kBps = bytes.length / 1000 / seconds;
@@ -238,4 +261,6 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 writeResult({ bytes: BYTES, rounds: ROUNDS, paths, turns, unhandled });
+// The host copies the profiles out of the job folder before the guest powers off.
+if (PROFILE) await link.request('profiles-written');
 link.close();
