@@ -223,6 +223,10 @@ export interface Wire {
 interface TxJob {
   data: Uint8Array;
   done: () => void;
+  /** Unpaced: what crosses (fixed when the job starts: its bytes keep the settings they left with), where to, how far. */
+  crossing?: Crossing;
+  target?: UartPort | null;
+  crossed?: number;
 }
 
 /** One side of a serial line: a chip's UART pins, or the far device in a test. */
@@ -564,9 +568,17 @@ export class UartPort {
     this.txRunning = true;
     try {
       while (this.txQueue.length > 0) {
-        const job = this.txQueue[0];
+        const job = this.txQueue[0]!;
         const epoch = this.txEpoch;
-        await this.transmit(job.data, epoch);
+        if (job.crossing || !this.pacing) {
+          const full = this.crossNow(job, epoch);
+          if (full) {
+            await full;
+            continue; // the same job goes on, unless a purge took it
+          }
+        } else {
+          await this.transmitPaced(job.data, epoch);
+        }
         if (epoch !== this.txEpoch) continue; // flushed: flushTx resolved it
         this.txQueue.shift();
         this.txInFlight -= job.data.length;
@@ -577,30 +589,44 @@ export class UartPort {
     }
   }
 
-  private async transmit(data: Uint8Array, epoch: number): Promise<void> {
+  /**
+   * Unpaced: moves as much of the job as the receiving FIFO has room for, at once. Returns a
+   * promise to wait on when the receiver is full, undefined when the job is done (or has nowhere
+   * to go: no wire, the line held low, the wire changed, a purge).
+   */
+  private crossNow(job: TxJob, epoch: number): Promise<void> | undefined {
+    if (!job.crossing) {
+      job.target = this.txTarget;
+      job.crossing = lineOutput(job.data, this.line, job.target?.line);
+      job.crossed = 0;
+      this.stats.txBytes += job.data.length;
+      if (!job.target || this.out.brk) return undefined; // nobody listening, or the line is held low
+    }
+    const o = job.crossing;
+    const target = job.target;
+    let i = job.crossed!;
+    while (i < o.bytes.length) {
+      if (epoch !== this.txEpoch || this.txTarget !== target || !target) return undefined;
+      const n = Math.min(target.rxSpace, o.bytes.length - i);
+      if (n === 0) {
+        job.crossed = i;
+        return target.waitForRoom();
+      }
+      if (o.flags) for (let k = 0; k < n; k++, i++) target.store(o.bytes[i]!, o.flags[i]!);
+      else {
+        target.storeClean(o.bytes, i, n);
+        i += n;
+      }
+      job.crossed = i;
+      target.notifyRx();
+    }
+    return undefined;
+  }
+
+  private async transmitPaced(data: Uint8Array, epoch: number): Promise<void> {
     const settings = { ...this.line };
     const target = this.txTarget;
     const o = lineOutput(data, settings, target?.line);
-    if (!this.pacing) {
-      this.stats.txBytes += data.length;
-      if (!target || this.out.brk) return; // nobody listening, or the line is held low
-      let i = 0;
-      while (i < o.bytes.length) {
-        if (epoch !== this.txEpoch || this.txTarget !== target) return;
-        const n = Math.min(target.rxSpace, o.bytes.length - i);
-        if (n === 0) {
-          await target.waitForRoom();
-          continue;
-        }
-        if (o.flags) for (let k = 0; k < n; k++, i++) target.store(o.bytes[i]!, o.flags[i]!);
-        else {
-          target.storeClean(o.bytes, i, n);
-          i += n;
-        }
-        target.notifyRx();
-      }
-      return;
-    }
     const start = Math.max(performance.now(), this.txLineFreeAt);
     const frameMs = (bitsPerChar(settings) / settings.baudRate) * 1000;
     this.txLineFreeAt = start + data.length * frameMs;

@@ -603,7 +603,7 @@ export class FtdiChipEmulation implements MockBehaviour {
         continue;
       }
       const n = Math.min(room, payload.length - at);
-      ch.txChunks.push(payload.slice(at, at + n));
+      ch.txChunks.push(payload.subarray(at, at + n)); // the OUT data is the chip's (MockBehaviour.onOut)
       ch.txQueued += n;
       at += n;
       this.pumpTx(ch);
