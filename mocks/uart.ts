@@ -303,6 +303,11 @@ export class UartPort {
     return { ...this.inp };
   }
 
+  /** @internal The input pins as they are, not a copy (for a chip reading them per packet). */
+  get inputsNow(): Readonly<InputPins> {
+    return this.inp;
+  }
+
   /** Drives input pins from outside (a test playing the far end). Pins a wire drives (CTS/DSR/DCD) are refused while wired. */
   setInputs(pins: Partial<InputPins>): void {
     if (this.drivenBy && (pins.cts !== undefined || pins.dsr !== undefined || pins.dcd !== undefined)) {
@@ -380,8 +385,10 @@ export class UartPort {
     if (first < n) data.set(this.rxData.subarray(0, n - first), first);
     if (this.rxFlagged > 0) {
       for (let i = 0; i < n; i++) {
-        const f = this.rxFlags[(head + i) % size]!;
+        const at = (head + i) % size;
+        const f = this.rxFlags[at]!;
         if (!f) continue;
+        this.rxFlags[at] = 0; // free slots hold flag 0 (storeClean relies on it)
         this.rxFlagged--;
         if (f & F_OVERRUN) errors.push({ offset: i, kind: 'overrun' });
         if (f & F_BREAK) errors.push({ offset: i, kind: 'break' });
@@ -417,6 +424,7 @@ export class UartPort {
 
   /** Empties the RX FIFO (an RX purge). */
   flushRx(): void {
+    if (this.rxFlagged > 0) this.rxFlags.fill(0);
     this.rxHead = 0;
     this.rxCount = 0;
     this.rxFlagged = 0;
@@ -499,9 +507,9 @@ export class UartPort {
     let left = n;
     while (left > 0) {
       const k = Math.min(left, size - at);
+      // Free slots hold flag 0 (read and flushRx clear what they take), so only the data moves.
       if (k > 256) this.rxData.set(bytes.subarray(from, from + k), at);
       else for (let j = 0; j < k; j++) this.rxData[at + j] = bytes[from + j]!;
-      this.rxFlags.fill(0, at, at + k);
       from += k;
       left -= k;
       at = (at + k) % size;

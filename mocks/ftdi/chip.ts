@@ -232,7 +232,7 @@ export class FtdiEmulatedChannel {
 
   /** The modem status byte the chip reports now. */
   modemStatus(): number {
-    const i = this.uart.inputs;
+    const i = this.uart.inputsNow;
     return MSR_BASE | (i.cts ? MSR_CTS : 0) | (i.dsr ? MSR_DSR : 0) | (i.ri ? MSR_RI : 0) | (i.dcd ? MSR_DCD : 0);
   }
 

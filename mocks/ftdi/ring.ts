@@ -1,6 +1,7 @@
 // A bounded byte FIFO with one flag byte per data byte: the emulated chip's receive buffer,
 // holding bytes from the line (and their line-status error bits) until the host reads them.
 
+/** Free slots always hold flag 0, so clean bytes are stored without touching the flags. */
 export class FlaggedRing {
   private readonly data: Uint8Array;
   private readonly flags: Uint8Array;
@@ -31,7 +32,6 @@ export class FlaggedRing {
     while (at < end) {
       const k = Math.min(end - at, cap - tail);
       copyInto(this.data, tail, bytes, at, k);
-      this.flags.fill(0, tail, tail + k);
       at += k;
       tail = (tail + k) % cap;
     }
@@ -68,7 +68,12 @@ export class FlaggedRing {
       const k = Math.min(left, cap - this.head);
       copyInto(out, to, this.data, this.head, k);
       if (this.flaggedCount > 0) {
-        for (let i = this.head; i < this.head + k; i++) if (this.flags[i]) this.flaggedCount--;
+        for (let i = this.head; i < this.head + k; i++) {
+          if (this.flags[i]) {
+            this.flaggedCount--;
+            this.flags[i] = 0;
+          }
+        }
       }
       this.head = (this.head + k) % cap;
       this.size -= k;
@@ -79,6 +84,7 @@ export class FlaggedRing {
   }
 
   clear(): void {
+    if (this.flaggedCount > 0) this.flags.fill(0);
     this.head = 0;
     this.size = 0;
     this.flaggedCount = 0;
