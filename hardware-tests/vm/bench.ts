@@ -51,7 +51,8 @@ const run = await withGuest(
   },
   async (guest) => {
     const peer = echoPeer(await guest.serial('ftdi'));
-    await guest.channel.next('ready', 120_000);
+    // Boot under TCG on a busy host can take minutes: the run's own timeout bounds it.
+    await guest.channel.next('ready', 600_000);
     let waker: NodeJS.Timeout | undefined;
     if (wake) waker = setInterval(() => void guest.qmp.execute('query-status').catch(() => undefined), 1);
     if (profileDir) {
