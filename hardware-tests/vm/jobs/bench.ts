@@ -52,6 +52,8 @@ export interface TurnResult {
   plugToEchoMs?: number;
   /** From the device's port being there (tty node / our port object) to the byte echoed. */
   appearToEchoMs?: number;
+  /** Bytes left over from an earlier turn, dropped before this one measured. */
+  staleBytes?: number;
   errors: string[];
 }
 
@@ -86,7 +88,24 @@ async function stopProfile(turn: TurnResult): Promise<void> {
   writeFileSync(`${PROFILE_DIR}/${turn.path}.round${turn.round}.cpuprofile`, JSON.stringify(profile));
 }
 
+/** Quiet before a turn measures: bytes still echoing from an earlier turn that gave up are read and dropped. */
+const QUIET_MS = 300;
+
+async function drainStale(p: Echoable, turn: TurnResult): Promise<void> {
+  let stale = 0;
+  let last = performance.now();
+  p.onData((c) => {
+    stale += c.length;
+    last = performance.now();
+  });
+  const end = last + 30_000;
+  while (performance.now() - last < QUIET_MS && performance.now() < end) await sleep(50);
+  if (stale > 0) turn.staleBytes = stale;
+  if (performance.now() >= end) throw new Error(`the line did not go quiet (${stale} stale bytes in 30 s)`);
+}
+
 async function echoRun(p: Echoable, bytes: Uint8Array, turn: TurnResult): Promise<void> {
+  await drainStale(p, turn);
   let got = 0;
   let firstBad = -1;
   let done: () => void = () => undefined;
