@@ -51,6 +51,7 @@ export {
   type HubDevice,
   type HubDescriptor,
   type PowerSwitching,
+  type PortPowerMethod,
 } from './hubs.ts';
 export { MockTarget, HubTarget, ourDevicePredicate, type StressLab, type StressDriverSet, type DongleResources, type Target, type HubTargetOptions } from './target.ts';
 export { discoverWiring, type WiringOptions } from './wiring.ts';

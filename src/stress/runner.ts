@@ -261,6 +261,7 @@ export class StressRun extends RunState {
       timelineDropped: this.monitor.timelineDropped,
       lanes: Object.fromEntries(this.lanes),
       topology: this.topo,
+      ...(this.target.powerMethods ? { powerMethods: this.target.powerMethods() } : {}),
     };
   }
 }
