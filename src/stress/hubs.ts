@@ -12,7 +12,7 @@
 // It speaks WebUSB to the hub (controlTransferIn/Out on the opened device, no interface claimed),
 // so it works through any HostBackend: libusb on a real lab, the mock lab's emulated hubs in CI.
 import { childLog } from '../log.ts';
-import { hubPortDisablePath, writeHubPortDisable } from '../usb/backends/linux-sysfs.ts';
+import { hubPortDisablePath, readSysfsStringAsync, writeHubPortDisable } from '../usb/backends/linux-sysfs.ts';
 import { formatPortPath, type HostBackend, type HostDevice } from '../usb/host.ts';
 
 const log = childLog('stress.hubs');
@@ -228,6 +228,18 @@ export class HubControl {
     return 'hub-request';
   }
 
+  /**
+   * Where the hub did not answer GET_STATUS (the nusb backend refuses other-recipient control
+   * transfers on a device with no claimed interface): power from the port's `disable`
+   * attribute (0 = powered), connection unknown.
+   */
+  private async powerFromSysfs(hub: string, port: number): Promise<{ powered: boolean | null; connected: boolean | null } | undefined> {
+    const path = await this.disablePath(hub, port);
+    if (!path) return undefined;
+    const text = await readSysfsStringAsync(path);
+    return text === '0' || text === '1' ? { powered: text === '0', connected: null } : undefined;
+  }
+
   private sysfsUsable(): boolean {
     return Boolean(this.sysfsRoot) && (this.options.platform ?? process.platform) === 'linux';
   }
@@ -281,7 +293,10 @@ export class HubControl {
         for (let p = 1; p <= descriptor.ports; p++) {
           const s = await usb
             .controlTransferIn({ requestType: 'class', recipient: 'other', request: REQ.GET_STATUS, value: 0, index: p }, 4)
-            .catch(() => null);
+            .catch((err: unknown) => {
+              log.debug({ hub: name, port: p, err }, 'GET_STATUS(port) failed');
+              return null;
+            });
           if (s?.status === 'ok' && s.data && s.data.byteLength >= 2) {
             const status = s.data.getUint16(0, true);
             // PORT_POWER is bit 8 on USB 2.0 hubs, bit 9 on SuperSpeed ones.
@@ -305,7 +320,7 @@ export class HubControl {
         const portPath = name.startsWith('usb') ? `${name.slice(3)}-${p}` : `${name}.${p}`;
         return dev.path.startsWith(`${portPath}.`);
       });
-      const st = statuses.get(p);
+      const st = statuses.get(p) ?? (await this.powerFromSysfs(name, p));
       const switchBy: PortPowerMethod | undefined = d?.powerSwitching !== 'per-port' ? undefined : (await this.disablePath(name, p)) ? 'sysfs-disable' : 'hub-request';
       ports.push({ port: p, powered: st?.powered ?? null, connected: st?.connected ?? null, devices: below, allOurs: below.length > 0 && below.every((x) => x.ours), ...(switchBy ? { switchBy } : {}) });
     }

@@ -9,6 +9,7 @@ import { defaultDriverSets } from '../../drivers/index.ts';
 import { createMockLab, type MockLab } from '../../mocks/lab.ts';
 import { ForeignDeviceError, formatHubListing, HubControl, runStress, summaryLines } from '../../src/stress/index.ts';
 import { hubPortDisablePath } from '../../src/usb/backends/linux-sysfs.ts';
+import type { HostBackend, HostDevice } from '../../src/usb/host.ts';
 
 describe('stress: hub port power by sysfs disable or hub request', function () {
   this.timeout(30_000);
@@ -54,6 +55,39 @@ describe('stress: hub port power by sysfs disable or hub request', function () {
     expect(listing).to.match(/port 2: power on, 1-1\.2 0403:6010 .*\(ours\)  \[will cycle by sysfs-disable\]/);
     expect(listing).to.match(/port 3: power on, 1-1\.3 067b:2303 .*\(ours\)  \[will cycle by hub-request\]/);
     expect(listing).to.match(/port 5: .*\(NOT ours\)  \[refused without --force\]/);
+  });
+
+  it('where the hub does not answer GET_STATUS(port), power comes from the disable attribute', async () => {
+    // As the nusb backend behaves: other-recipient control transfers refused.
+    const refusing: HostBackend = {
+      name: 'refuses-other',
+      getDevices: async () =>
+        (await lab.hubHost.getDevices()).map((h) => {
+          const usb = new Proxy(h.usb, {
+            get(t, k) {
+              if (k === 'controlTransferIn') {
+                return (s: USBControlTransferParameters, n: number) => (s.recipient === 'other' ? Promise.reject(new Error('controlTransferIn error: invalid state')) : t.controlTransferIn(s, n));
+              }
+              const v = Reflect.get(t, k, t) as unknown;
+              return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+            },
+          });
+          return { key: h.key, usb, location: h.location } as HostDevice;
+        }),
+      watch: async () => () => undefined,
+      close: async () => undefined,
+    };
+    const ours = new Set(lab.topology().dongles.map((d) => d.name));
+    const quiet = new HubControl([refusing, lab.host], { isOurs: (h) => ours.has(lab.dongleOf(h) ?? ''), sysfsRoot: sysfs, platform: 'linux' });
+    await writeFile(disableFile('1-1:1.0', '1-1-port1'), '1');
+    const hub = await quiet.findHub('1-1');
+    expect(hub.switchable).to.equal(true);
+    expect(hub.ports[0]).to.deep.include({ powered: false, connected: null });
+    expect(hub.ports[1]).to.deep.include({ powered: true, connected: null });
+    expect(hub.ports[2], 'no attribute: unknown').to.deep.include({ powered: null, connected: null });
+    const listing = formatHubListing([hub]).join('\n');
+    expect(listing).to.match(/port 2: power on, 1-1\.2 /);
+    expect(listing).to.match(/port 3: power \?, 1-1\.3 /);
   });
 
   it('writes 1 / 0 to the disable attribute where it exists and sends no hub request', async () => {
