@@ -231,6 +231,55 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
   };
 }
 
+// ---- a scaled bench ------------------------------------------------------------------------
+
+export interface ScaledLabShape {
+  /** Lab hosts, each its own USB bus here (bus N = host N), as a USB/IP importer sees them. */
+  hosts: number;
+  /** Hubs per host, each on a root port of its bus (default 4). */
+  hubsPerHost?: number;
+  /** Dongles per hub, one per port (default 7: the common 7-port hub). */
+  donglesPerHub?: number;
+  pacing?: boolean;
+}
+
+/**
+ * A bench of hosts x hubs x dongles for measuring how the harness grows: every hub has per-port
+ * power switching, every dongle a loopback plug, FT232R and PL2303HX alternating (both drivers
+ * busy). Dongle `h2.3.5` hangs from port 5 of hub `2-3` (bus 2, root port 3).
+ */
+export function scaledLabOptions(shape: ScaledLabShape): Required<Pick<MockLabOptions, 'dongles' | 'wires' | 'hubs' | 'newIds'>> {
+  const hubsPerHost = shape.hubsPerHost ?? 4;
+  const perHub = shape.donglesPerHub ?? 7;
+  for (const [k, v, max] of [['hosts', shape.hosts, 127], ['hubsPerHost', hubsPerHost, 15], ['donglesPerHub', perHub, 15]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > max) throw new MockLabError(`scaled lab: ${k} must be a whole number from 1 to ${max}, got ${v}`);
+  }
+  const hubs: LabHubSpec[] = [];
+  const dongles: LabDongleSpec[] = [];
+  const wires: LabWireSpec[] = [];
+  for (let h = 1; h <= shape.hosts; h++) {
+    for (let k = 1; k <= hubsPerHost; k++) {
+      hubs.push({ at: `${h}-${k}`, ports: perHub, switching: 'per-port', product: `host ${h} hub ${k} (per-port power)` });
+      for (let p = 1; p <= perHub; p++) {
+        const name = `h${h}.${k}.${p}`;
+        const at = `${h}-${k}.${p}`;
+        dongles.push(
+          (h + k + p) % 2 === 0
+            ? ftdiDongle(name, 'FT232R', at, { description: 'FT232R with a loopback plug' }, shape.pacing ?? false)
+            : pl2303Dongle(name, 'PL2303HX', at, { serialNumber: `LAB${h}X${k}X${p}` }, 'PL2303HX with a loopback plug', shape.pacing ?? false),
+        );
+        wires.push({ kind: 'loopback', slot: name });
+      }
+    }
+  }
+  return { hubs, dongles, wires, newIds: [] };
+}
+
+/** The scaled bench as a lab, for the driver sets given (they must include ftdi_sio and pl2303). */
+export function createScaledLab<S extends LabDriverSet>(driverSets: readonly S[], shape: ScaledLabShape): MockLab<S> {
+  return new MockLab({ driverSets, ...scaledLabOptions(shape), ...(shape.pacing !== undefined ? { pacing: shape.pacing } : {}) });
+}
+
 // ---- emulated hubs -------------------------------------------------------------------------
 
 const HUB_REQ = { GET_STATUS: 0x00, CLEAR_FEATURE: 0x01, SET_FEATURE: 0x03, GET_DESCRIPTOR: 0x06 } as const;

@@ -3,6 +3,7 @@
 import type { VirtualClock } from './clock.ts';
 import type { Invariant, TimelineRecord, Violation } from './monitor.ts';
 import { DEFAULT_RATES, parseRates, StressOptionError, type Rates, type Step, type StepKind, type Topology } from './schedule.ts';
+import type { PortPowerMethod } from './hubs.ts';
 import type { HubTargetOptions, StressLab } from './target.ts';
 import type { Loss } from './traffic.ts';
 
@@ -112,6 +113,8 @@ export interface StressResult {
   timelineDropped: number;
   lanes: Record<string, LaneChange[]>;
   topology: Topology;
+  /** Port power switches by how they were made (sysfs `disable` attribute or hub class request). */
+  powerMethods?: Partial<Record<PortPowerMethod, number>>;
   /** The steps run, when they were given (a schedule replay) or when a shrink needs them. */
   schedule?: Step[];
   shrunk?: ShrinkResult;

@@ -19,6 +19,8 @@ export function summaryLines(r: StressResult, extra: { reportDir?: string; sched
   lines.push(
     `stress ${r.replay.seed} on the ${where}: ${r.events} events, ${r.cycles} plug/unplug cycles in ${(r.wallMs / 1000).toFixed(1)} s (${r.eventsPerSecond} events/s, ${(r.logicalMs / 1000).toFixed(1)} s of ${r.target === 'mock' ? 'logical' : 'wall'} time)`,
   );
+  const methods = Object.entries(r.powerMethods ?? {}).filter(([, n]) => n);
+  if (methods.length) lines.push(`port power switched by ${methods.map(([m, n]) => `${m} x${n}`).join(', ')}`);
   lines.push('');
   lines.push(`${pad('event', 12)}${lpad('issued', 8)}${lpad('ok', 8)}${lpad('skipped', 9)}${lpad('failed', 8)}  outcomes`);
   for (const k of STEP_KINDS) {

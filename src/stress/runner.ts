@@ -218,6 +218,12 @@ export class StressRun extends RunState {
     }
   }
 
+  /** Port power switches by method, when the run made any (power mode, real hubs). */
+  private powerMethods(): Pick<StressResult, 'powerMethods'> {
+    const m = this.target.powerMethods?.();
+    return m && Object.keys(m).length > 0 ? { powerMethods: m } : {};
+  }
+
   result(rates: Rates, base: Readonly<Rates>, hotplug: 'plug' | 'power', command: string): StressResult {
     const wallMs = realNow() - this.wallStart;
     let bytesReceived = 0;
@@ -261,6 +267,7 @@ export class StressRun extends RunState {
       timelineDropped: this.monitor.timelineDropped,
       lanes: Object.fromEntries(this.lanes),
       topology: this.topo,
+      ...this.powerMethods(),
     };
   }
 }

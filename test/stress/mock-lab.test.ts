@@ -94,7 +94,7 @@ describe('stress: the built-in mock lab', function () {
     expect(h.ports[5]!.devices).to.deep.equal([]);
     const listing = formatHubListing(hubs).join('\n');
     expect(listing).to.match(/hub 1-1 2001:f103 .*7 ports, per-port power switching/);
-    expect(listing).to.match(/port 2: power on, 1-1\.2 0403:6010 .*\(ours\)  \[will cycle\]/);
+    expect(listing).to.match(/port 2: power on, 1-1\.2 0403:6010 .*\(ours\)  \[will cycle by hub-request\]/);
     expect(listing).to.match(/port 5: power on, 1-1\.5 046d:c52b .*\(NOT ours\)  \[refused without --force\]/);
     expect(listing).to.match(/hub 2-1 .* ganged power switching -- not switchable/);
 
