@@ -18,6 +18,7 @@ import { mockFtdi } from './ftdi/index.ts';
 import { MockUsbHost, type MockUsbHostOptions } from './host.ts';
 import { createPl2303 } from './pl2303/index.ts';
 import { createCp210x } from './cp210x/index.ts';
+import { createCh34x } from './ch34x/index.ts';
 import { createCdcAcm } from './cdc-acm/index.ts';
 import { nullModem, UartPort, type Wire } from './uart.ts';
 
@@ -208,6 +209,10 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
       pl2303Dongle('custom-pl2303', 'PL2303HX', '1-3', { idVendor: 0x1209, idProduct: 0x7a02, serialNumber: 'LABCUSTOMPL' }, 'PL2303HX board with its own ID (binds through new_id)', pacing),
       cp210xDongle('cp2102', 'CP2102', '2-1.2', 'CP2102 with a loopback plug', pacing),
       cp210xDongle('cp2105', 'CP2105', '2-1.3', 'CP2105, ECI null-modem to SCI', pacing),
+      { name: 'ch340', at: '2-1.4', driverSet: 'ch341', kernelDriver: 'ch341', description: 'CH340 (version 0x31) with a loopback plug', create: () => {
+        const c = createCh34x('CH340', { chip: { uart: { name: 'ch340', pacing } }, device: { transferLog: { limit: 0 } } });
+        return { device: c.device, uarts: [c.chip.uart] };
+      } },
       { name: 'uno', at: '1-5', driverSet: 'cdc_acm', kernelDriver: 'cdc_acm', description: 'Arduino Uno (CDC-ACM) with a loopback plug', create: () => {
         const a = createCdcAcm('uno', { chip: { uart: { name: 'uno', pacing } }, device: { transferLog: { limit: 0 } } });
         return { device: a.device, uarts: [a.chip.uart] };
@@ -222,6 +227,7 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
       { kind: 'loopback', slot: 'custom-pl2303' },
       { kind: 'loopback', slot: 'cp2102' },
       { kind: 'null-modem', a: 'cp2105.a', b: 'cp2105.b' },
+      { kind: 'loopback', slot: 'ch340' },
       { kind: 'loopback', slot: 'uno' },
     ],
     newIds: [

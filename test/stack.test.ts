@@ -29,8 +29,8 @@ describe('stack: createStack', () => {
     await lab.flush();
     const stack = await createStack({ host: lab.backend, driverSets: lab.driverSets, closeHost: false });
     expect(stack.registrations.map((r) => r.name)).to.deep.equal(['ftdi_sio', 'pl2303', 'cp210x', 'ch341', 'cdc_acm']);
-    // FT232R, FT2232H (2), PL2303HX, FT232H, PL2303GC, CP2102, CP2105 (2), the Uno's CDC-ACM function; the custom-ID boards bind only through new_id.
-    expect(stack.ports().map((p) => p.name)).to.deep.equal(Array.from({ length: 10 }, (_, i) => `ttyUSB${i}`));
+    // FT232R, FT2232H (2), PL2303HX, FT232H, PL2303GC, CP2102, CP2105 (2), CH340, the Uno's CDC-ACM function; the custom-ID boards bind only through new_id.
+    expect(stack.ports().map((p) => p.name)).to.deep.equal(Array.from({ length: 11 }, (_, i) => `ttyUSB${i}`));
     expect(stack.findPort('LABFT232R').stablePath).to.equal('serial:LABFT232R:if0');
     expect(() => stack.findPort('LABFT2232H'), 'a two-port adapter').to.throw(AmbiguousPortError, "'LABFT2232H' names 2 usb-serial ports");
     expect(stack.findPort('serial:LABFT2232H:if1').serial.intf.interfaceNumber).to.equal(1);

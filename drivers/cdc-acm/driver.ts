@@ -11,10 +11,15 @@
 //     (acm_tty_set_termios); then DTR|RTS with SET_CONTROL_LINE_STATE (acm_port_dtr_rts), and 0 at
 //     close with HUPCL;
 //   break: SEND_BREAK 0xFFFF on, 0 off, only with bmCapabilities bit 2 (acm_tty_break_ctl returns
-//     EOPNOTSUPP otherwise; here a typed UnsupportedFeatureError through the capabilities).
+//     EOPNOTSUPP otherwise; here a typed UnsupportedFeatureError through the capabilities);
+//   unbind of an open port with the device still there: SET_CONTROL_LINE_STATE 0 (acm_disconnect
+//     hangs the tty up: tty_port_shutdown lowers DTR/RTS under HUPCL, the default termios, and
+//     acm_port_dtr_rts sends it whether or not the driver is going). The usb-serial drivers do
+//     not (usb_serial_disconnect marks the serial disconnected first, so dtr_rts is skipped).
 // Notifications (interrupt IN) are reassembled across packets; a SERIAL_STATE with wLength 2
-// updates DCD/DSR/RI; CTS is always reported asserted, as acm_tty_tiocmget does (the class has no
-// CTS bit). A break bit inserts a NUL flagged as break, as Linux's TTY_BREAK; Linux only counts
+// updates DCD/DSR/RI; until the first one the port reads DCD/DSR/RI clear (acm->ctrlin starts at
+// 0: the class has no request that reads them); CTS is always reported asserted, as
+// acm_tty_tiocmget does (the class has no CTS bit). A break bit inserts a NUL flagged as break, as Linux's TTY_BREAK; Linux only counts
 // framing, parity and overrun bits: here they reach the user as line errors on an empty data
 // chunk (position 0: the notification names no byte).
 import {
@@ -101,6 +106,14 @@ interface AcmPortState {
   ctrlin: number;
   breakOn: boolean;
   assembler: AcmNotificationAssembler;
+  /** Between open and close: a tty the unbind hangs up. */
+  open: boolean;
+}
+
+/** Per bound function: its control requests and its ports' states, for the hang-up at unbind. */
+interface AcmBinding {
+  readonly control: UsbSerialControl;
+  readonly ports: Set<AcmPortState>;
 }
 
 type Chip = ChipPort<CdcAcmAdapter, AcmPortState>;
@@ -111,6 +124,7 @@ export interface CdcAcmDriverOptions {
 }
 
 const adapters = new WeakSet<CdcAcmAdapter>();
+const bindings = new WeakMap<CdcAcmAdapter, AcmBinding>();
 /** The 9600 8N1 acm_probe sends; also what the function is assumed to run until told otherwise. */
 const PROBE_LINE = encodeAcmLineCoding({ baudRate: 9600, stopBits: 1, parity: 'none', dataBits: 8 });
 
@@ -168,6 +182,32 @@ function modemLines(ctrlin: number): ModemLines {
   return { cts: true, dsr: (ctrlin & 0x02) !== 0, ri: (ctrlin & 0x08) !== 0, dcd: (ctrlin & 0x01) !== 0 };
 }
 
+/**
+ * The unbind of a function whose ports are open, with the device still there: DTR and RTS go low
+ * (Linux: acm_disconnect -> tty_vhangup -> tty_port_shutdown -> acm_port_dtr_rts(0)). A failure
+ * is logged: the unbind goes on, as Linux's does.
+ */
+async function hangUp(a: CdcAcmAdapter): Promise<void> {
+  const b = bindings.get(a);
+  bindings.delete(a);
+  const intf = a.controlInterface;
+  if (!b || intf.usbDevice.gone) return;
+  for (const st of b.ports) {
+    if (!st.open) continue;
+    st.open = false;
+    if (st.ctrlout === 0) continue;
+    st.ctrlout = 0;
+    try {
+      // Stopping the reads released the interface to abort them; WebUSB sends a request to an
+      // interface only while it is claimed, so it is claimed again (the bus releases it next).
+      if (intf.claimed) await intf.usbDevice.serialize(() => intf.usb.claimInterface(intf.interfaceNumber));
+      await b.control.serialize(() => classOut(b.control, a.fn.controlInterface, ACM_REQUEST.SET_CONTROL_LINE_STATE, 0, 'SET_CONTROL_LINE_STATE'));
+    } catch (err) {
+      log.debug({ err, adapter: intf.name }, 'dropping DTR/RTS at unbind failed');
+    }
+  }
+}
+
 // ---- the ops table --------------------------------------------------------------------------
 
 function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter, AcmPortState> {
@@ -210,6 +250,7 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
         const adapter: CdcAcmAdapter = Object.freeze({ fn, quirks, capabilities: fn.capabilities, controlInterface: intf, dataInterface, endpoints, usbDriver });
         log.debug({ adapter: intf.name, data: dataInterface.name, foundBy: fn.foundBy, caps: fn.capabilities, quirks }, 'CDC-ACM function bound');
         adapters.add(adapter);
+        bindings.set(adapter, { control, ports: new Set() });
         return adapter;
       } catch (err) {
         if (claimed && usbDriver) await usbDriverReleaseInterface(usbDriver, claimed).catch(() => undefined);
@@ -218,6 +259,7 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
     },
 
     async release(a) {
+      await hangUp(a);
       if (a.dataInterface !== a.controlInterface) await usbDriverReleaseInterface(a.usbDriver, a.dataInterface);
     },
 
@@ -232,10 +274,15 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
       fixedInputs: { cts: true },
     }),
 
-    newPortState: () => ({ line: PROBE_LINE, ctrlout: 0, ctrlin: 0, breakOn: false, assembler: new AcmNotificationAssembler() }),
+    newPortState(a) {
+      const st: AcmPortState = { line: PROBE_LINE, ctrlout: 0, ctrlin: 0, breakOn: false, assembler: new AcmNotificationAssembler(), open: false };
+      bindings.get(a)?.ports.add(st);
+      return st;
+    },
 
     async open(c, settings) {
       lineFor(settings); // refuse before touching the device
+      c.state.open = true;
       // The assembler keeps a notification half read before the last close: the device still
       // has its tail queued on the endpoint.
       return setTermios(c, settings);
@@ -268,6 +315,7 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
 
     async close(c, { hupcl }) {
       const st = c.state;
+      st.open = false;
       const ifc = c.adapter.fn.controlInterface;
       await c.control.serialize(async () => {
         if (st.breakOn) {
