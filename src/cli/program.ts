@@ -55,7 +55,7 @@ export interface CliDeps extends ContextDeps, StressCommandContext {
   createLab(options?: { pacing?: boolean }): ReturnType<ContextDeps['createLab']> & ReturnType<StressCommandContext['createLab']>;
   createReplay: ReplayDeps['createReplay'];
   /** `usb-harness demo`: the harness on the mock lab; true when everything passed. */
-  demo(out: Output): Promise<boolean>;
+  demo(out: Output, options: Pick<ContextDeps, 'wrapBackend'>): Promise<boolean>;
 }
 
 /** Parses argv and runs the command it names; the exit code lands in process.exitCode. */
@@ -163,10 +163,17 @@ export async function runCli(deps: CliDeps, argv: string[] = process.argv): Prom
   program
     .command('demo')
     .description('the main job: the harness on the built-in mock lab in a few seconds')
-    .action(async () => {
-      const ok = await alive(() => deps.demo(output(program.opts<GlobalOptions>().json)));
-      process.exitCode = ok ? EXIT.ok : EXIT.failed;
-    });
+    .action(() =>
+      alive(async () => {
+        const g = program.opts<GlobalOptions>();
+        const capture = captureOption(g);
+        try {
+          process.exitCode = (await deps.demo(output(g.json), capture.deps)) ? EXIT.ok : EXIT.failed;
+        } finally {
+          await capture.close();
+        }
+      }),
+    );
 
   addLineOptions(
     program

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,33 +14,8 @@ import {
   type UsbmonEvent,
 } from '../../src/capture/index.ts';
 import { MockUsbDevice, MockUsbHost, type MockBehaviour } from '../../mocks/index.ts';
+import { fields, warnings } from './tshark.ts';
 import { FTDI_DRIVER, ft232rWithLoopback, PL2303_DRIVER, pl2303hxWithLoopback, recordSession } from './sessions.ts';
-
-function tshark(file: string, ...args: string[]): string {
-  const r = spawnSync('tshark', ['-r', file, ...args], { encoding: 'utf8' });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new Error('tshark is not installed: run scripts/ensure-apt.sh (Debian package tshark)');
-  }
-  // tshark's only stderr line for a clean file run as root is its "Running as user root" note.
-  const complaints = r.stderr
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('Running as user'))
-    .join('\n');
-  if (r.status !== 0 || complaints) throw new Error(`tshark -r ${file}: exit ${r.status}: ${complaints}`);
-  return r.stdout;
-}
-
-/** Frames tshark flags as malformed or with an expert warning or error (severity >= PI_WARN). */
-function warnings(file: string): string {
-  return tshark(file, '-Y', '_ws.malformed or _ws.expert.severity >= 6291456').trim();
-}
-
-const fields = (file: string, filter: string, ...names: string[]) =>
-  tshark(file, '-Y', filter, '-T', 'fields', ...names.flatMap((n) => ['-e', n]))
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split('\t'));
 
 describe('capture: usbmon events in pcapng', function () {
   this.timeout(20_000);
