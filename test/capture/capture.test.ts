@@ -173,4 +173,54 @@ describe('capture: usbmon events in pcapng', function () {
     expect(capture.dropped(hd!.key)).to.equal(6);
     expect(capture.events(['nobody'])).to.deep.equal([]);
   });
+
+  it('rings bounded by bytes too, shared by a group; an attachment whose events all fell out goes with its enumeration', async () => {
+    const capture = new MemoryCapture({ limitPerDevice: 1000, bytesPerDevice: 100, groupOf: () => 'dongle' });
+    const host = new MockUsbHost();
+    const mk = (p: number) => new MockUsbDevice({ idVendor: 0x1209, idProduct: p, configurations: [{ interfaces: [{ endpoints: [] }] }] });
+    const a = mk(0x10);
+    host.plug(a);
+    await host.flush();
+    const backend = capture.wrapBackend(host);
+    const [ha] = await backend.getDevices();
+    await ha!.usb.open();
+    const out = { requestType: 'vendor', recipient: 'device', request: 1, value: 0, index: 0 } as const;
+    await ha!.usb.controlTransferOut(out, new Uint8Array(40));
+    host.unplug(a);
+    const b = mk(0x11);
+    host.plug(b);
+    await host.flush();
+    const hb = (await backend.getDevices()).find((d) => d.usb.productId === 0x11)!;
+    await hb.usb.open();
+    await hb.usb.controlTransferOut(out, new Uint8Array(40));
+    expect(capture.devices().sort()).to.deep.equal([ha!.key, hb.key].sort());
+    // more 40-byte OUTs go over 100 bytes: the first attachment's events fall out, and with them its enumeration
+    await hb.usb.controlTransferOut(out, new Uint8Array(40));
+    await hb.usb.controlTransferOut(out, new Uint8Array(40));
+    await host.close();
+    expect(capture.devices()).to.deep.equal([hb.key]);
+    expect(capture.devicesOf('dongle')).to.deep.equal([hb.key]);
+    const ev = capture.events();
+    expect(ev.filter((e) => e.data?.length === 40).length).to.equal(2);
+    expect(ev.slice(0, 2).every((e) => e.setup?.bRequest === 6 || e.type === 'C')).to.equal(true);
+    expect(() => new MemoryCapture({ bytesPerDevice: 0 })).to.throw(RangeError, /limits must be >= 1/);
+  });
+
+  it("hands the driver the transfer's own promise: recording adds no promise turns", async () => {
+    const settled = Promise.resolve({ status: 'ok', bytesWritten: 1 } as USBOutTransferResult);
+    const failing = Promise.reject(Object.assign(new Error('gone'), { name: 'NotFoundError' }));
+    failing.catch(() => undefined);
+    const usb = { configurations: [], configuration: undefined, transferOut: () => settled, transferIn: () => failing } as unknown as USBDevice;
+    const capture = new MemoryCapture();
+    const w = capture.wrapDevice({ key: 'x', usb, maxTransfersInFlight: 1 });
+    expect(w.usb.transferOut(1, Uint8Array.of(7))).to.equal(settled);
+    expect(w.usb.transferIn(1, 8)).to.equal(failing);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(capture.events().slice(2).map((e) => [e.type, e.status])).to.deep.equal([
+      ['S', -115],
+      ['S', -115],
+      ['C', 0],
+      ['C', -108],
+    ]);
+  });
 });

@@ -7,9 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readUsbmonEvents, type UsbmonEvent } from '../../src/capture/index.ts';
 import { runCliProcess as run, type CliRun } from '../helpers/cli.ts';
-import { fields, warnings } from './tshark.ts';
+import { fields, tshark } from './tshark.ts';
 
 const ascii = (e: UsbmonEvent) => (e.data ? new TextDecoder().decode(e.data) : '');
+/**
+ * tshark's warnings, but for one that real captures show too: the Uno's SERIAL_STATE is 10 bytes
+ * on an 8-byte interrupt endpoint, and cdc-acm reads it with URBs of the packet size
+ * (acm_probe: ctrlsize = usb_endpoint_maxp), so its last 2 bytes come as a transfer of their
+ * own, which Wireshark's USBCOM dissector, reading each URB as a whole notification, calls
+ * malformed.
+ */
+const warnings = (file: string) =>
+  tshark(file, '-Y', '(_ws.malformed or _ws.expert.severity >= 6291456) and not (usbcom and usb.transfer_type == 0x01 and usb.data_len < 8)').trim();
 const devices = (events: UsbmonEvent[]) => new Set(events.map((e) => `${e.bus}:${e.device}`));
 
 describe('cli: --capture FILE on every command', function () {
@@ -48,9 +57,7 @@ describe('cli: --capture FILE on every command', function () {
     expect(r.code, `${name}: ${r.stderr}`).to.equal(0);
     expect(existsSync(file(name)), `${name} wrote no capture`).to.equal(true);
     expect(warnings(file(name)), name).to.equal('');
-    const events = readUsbmonEvents(readFileSync(file(name)));
-    expect(Number(fields(file(name), 'frame', 'frame.number').length), name).to.equal(events.length);
-    return events;
+    return readUsbmonEvents(readFileSync(file(name)));
   }
 
   it('list: every dongle enumerated and probed', () => {
