@@ -13,7 +13,7 @@ import { loopbackCommand } from './commands/loopback.ts';
 import { monitor } from './commands/monitor.ts';
 import { replayCommand, type ReplayDeps } from './commands/replay.ts';
 import { openContext, type CliContext, type ContextDeps } from './context.ts';
-import { describeError, EXIT } from './errors.ts';
+import { CliError, describeError, EXIT } from './errors.ts';
 import { output, parseSize, type Output } from './output.ts';
 import { addLineOptions, lineSettings, type LineOptionValues } from './settings-options.ts';
 import { isVerboseFlag } from './verbosity.ts';
@@ -45,7 +45,18 @@ function captureOption(g: GlobalOptions): { deps: Pick<ContextDeps, 'wrapBackend
   let handle: CaptureHandle | undefined;
   const file = g.capture;
   return {
-    deps: file === undefined ? {} : { wrapBackend: (b) => (handle = captureBackend(b, file)).backend },
+    deps:
+      file === undefined
+        ? {}
+        : {
+            wrapBackend: (b) => {
+              try {
+                return (handle = captureBackend(b, file)).backend;
+              } catch (err) {
+                throw new CliError(`cannot write capture '${file}': ${(err as Error).message}`, EXIT.usage);
+              }
+            },
+          },
     close: async () => handle?.close(),
   };
 }

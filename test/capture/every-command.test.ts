@@ -109,9 +109,13 @@ describe('cli: --capture FILE on every command', function () {
     expect(devices(ev).size).to.equal(1);
   });
 
-  it('a capture file that cannot be written: a clear error, exit 2 (stress) ', async () => {
-    const r = await run(['stress', '--mock-lab', '--events', '5', '--no-report', '--capture', join(dir, 'no', 'such', 'dir.pcapng')]);
-    expect(r.code).to.equal(2);
-    expect(r.stderr).to.match(/cannot write capture .*no such file or directory/i);
+  it('a capture file that cannot be written: a clear error naming it, exit 2', async () => {
+    const bad = join(dir, 'no', 'such', 'dir.pcapng');
+    const [stress, list] = await Promise.all([run(['stress', '--mock-lab', '--events', '5', '--no-report', '--capture', bad]), run(['--mock-lab', '--capture', bad, 'list'])]);
+    for (const r of [stress, list]) {
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stderr).to.include(`cannot write capture '${bad}'`);
+      expect(r.stderr).to.match(/no such file or directory/i);
+    }
   });
 });
