@@ -1,8 +1,9 @@
 // Capture and replay on a real kernel: the same session on QEMU's FTDI, driven by the guest
-// kernel's ftdi_sio (recorded by usbmon through dumpcap) and by ours (recorded by our
-// recorder). tshark reads both; the kernel's capture, replayed as a device to our driver, shows
-// where the two drivers differ. Both captures are kept in test/fixtures/captures/ (trimmed to
-// the FTDI device by the unit tests' replay), so CI replays a real kernel's capture without a VM.
+// kernel's ftdi_sio (recorded by usbmon) and by ours (recorded by our recorder). tshark reads
+// both; the kernel's capture, replayed as a device to our driver, shows where the two drivers
+// differ (KERNEL_VS_OURS, test/capture/ftdi-requests.ts); ours replays with no difference. With
+// CAPTURE_FIXTURES=<dir> both are kept there, cut down to the FTDI: test/fixtures/captures/ was
+// made so, and the unit tests replay it in CI without a VM.
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

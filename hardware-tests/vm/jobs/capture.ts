@@ -1,7 +1,8 @@
-// Guest job: the same session on QEMU's FTDI (usb-serial) twice, recorded both times. First the
-// kernel's ftdi_sio drives it (/dev/ttyUSB* set to 115200 8N1 by stty, 5 bytes written), recorded by usbmon's binary interface (pcapng, link type 189,
-// the kernel's own event bytes); then our FTDI driver through the `usb` package (libusb) does the same,
-// recorded by our own recorder (--capture's captureBackend). Both files go back to the host.
+// Guest job: the same session on QEMU's FTDI (usb-serial) twice, recorded both times. First
+// the kernel's ftdi_sio drives it (/dev/ttyUSB* set to 115200 8N1 by stty, 5 bytes written),
+// recorded by usbmon's binary interface (pcapng, link type 189, the kernel's own event bytes);
+// then our FTDI driver through the `usb` package (libusb) does the same, recorded by our own
+// recorder (--capture's captureBackend). Both files go back to the host.
 import { execSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { captureBackend, enhancedPacketBlock, interfaceDescriptionBlock, LINKTYPE_USB_LINUX, sectionHeaderBlock } from '../../../src/capture/index.ts';
