@@ -13,7 +13,7 @@ import { loopbackCommand } from './commands/loopback.ts';
 import { monitor } from './commands/monitor.ts';
 import { replayCommand, type ReplayDeps } from './commands/replay.ts';
 import { openContext, type CliContext, type ContextDeps } from './context.ts';
-import { describeError, EXIT } from './errors.ts';
+import { CliError, describeError, EXIT } from './errors.ts';
 import { output, parseSize, type Output } from './output.ts';
 import { addLineOptions, lineSettings, type LineOptionValues } from './settings-options.ts';
 import { isVerboseFlag } from './verbosity.ts';
@@ -45,7 +45,18 @@ function captureOption(g: GlobalOptions): { deps: Pick<ContextDeps, 'wrapBackend
   let handle: CaptureHandle | undefined;
   const file = g.capture;
   return {
-    deps: file === undefined ? {} : { wrapBackend: (b) => (handle = captureBackend(b, file)).backend },
+    deps:
+      file === undefined
+        ? {}
+        : {
+            wrapBackend: (b) => {
+              try {
+                return (handle = captureBackend(b, file)).backend;
+              } catch (err) {
+                throw new CliError(`cannot write capture '${file}': ${(err as Error).message}`, EXIT.usage);
+              }
+            },
+          },
     close: async () => handle?.close(),
   };
 }
@@ -55,7 +66,7 @@ export interface CliDeps extends ContextDeps, StressCommandContext {
   createLab(options?: { pacing?: boolean }): ReturnType<ContextDeps['createLab']> & ReturnType<StressCommandContext['createLab']>;
   createReplay: ReplayDeps['createReplay'];
   /** `usb-harness demo`: the harness on the mock lab; true when everything passed. */
-  demo(out: Output): Promise<boolean>;
+  demo(out: Output, options: Pick<ContextDeps, 'wrapBackend'>): Promise<boolean>;
 }
 
 /** Parses argv and runs the command it names; the exit code lands in process.exitCode. */
@@ -163,10 +174,17 @@ export async function runCli(deps: CliDeps, argv: string[] = process.argv): Prom
   program
     .command('demo')
     .description('the main job: the harness on the built-in mock lab in a few seconds')
-    .action(async () => {
-      const ok = await alive(() => deps.demo(output(program.opts<GlobalOptions>().json)));
-      process.exitCode = ok ? EXIT.ok : EXIT.failed;
-    });
+    .action(() =>
+      alive(async () => {
+        const g = program.opts<GlobalOptions>();
+        const capture = captureOption(g);
+        try {
+          process.exitCode = (await deps.demo(output(g.json), capture.deps)) ? EXIT.ok : EXIT.failed;
+        } finally {
+          await capture.close();
+        }
+      }),
+    );
 
   addLineOptions(
     program

@@ -52,6 +52,7 @@ interface RawOptions {
   progress: boolean;
   maxViolations?: string;
   udev: boolean;
+  capture?: string;
 }
 
 /** '30s', '5m', '1500ms', '2h' or plain seconds -> ms. */
@@ -125,8 +126,11 @@ export function registerStressCommand(program: Command, ctx: StressCommandContex
     .option('--no-progress', 'no progress bar')
     .option('--max-violations <n>', 'stop listing after this many violations')
     .option('--no-udev', 'no udev-like new_id writer')
-    .action(async (raw: RawOptions) => {
-      process.exitCode = await stressAction(raw, ctx);
+    .option('--capture <file>', 'record the run\'s USB traffic to this pcapng file (a failing run\'s report gets the involved dongles\' capture either way)')
+    .action(async (raw: RawOptions, command: Command) => {
+      // --capture may also come as the program's own option, before `stress`.
+      const capture = raw.capture ?? command.parent?.opts<{ capture?: string }>().capture;
+      process.exitCode = await stressAction({ ...raw, ...(capture !== undefined ? { capture } : {}) }, ctx);
     });
   return cmd;
 }
@@ -209,6 +213,7 @@ async function runFromCli(raw: RawOptions, ctx: StressCommandContext, out: (l: s
       ...(schedule ? { schedule: schedule.steps } : {}),
       shrink: raw.shrink,
       udev: raw.udev,
+      ...(raw.capture !== undefined ? { capture: { file: raw.capture } } : {}),
       ...(maxViolations ? { maxViolations } : {}),
       command,
       onClock,
@@ -221,7 +226,7 @@ async function runFromCli(raw: RawOptions, ctx: StressCommandContext, out: (l: s
   let files: Awaited<ReturnType<typeof writeReports>> | null = null;
   if (raw.report) files = await writeReports(raw.reportDir, result);
   if (raw.json) out(jsonReport(result, files ? { files } : {}));
-  else for (const l of summaryLines(result, { ...(files ? { reportDir: raw.reportDir } : {}), ...(files?.schedule ? { scheduleFile: files.schedule } : {}) })) out(l);
+  else for (const l of summaryLines(result, { ...(files ? { reportDir: raw.reportDir } : {}), ...(files?.schedule ? { scheduleFile: files.schedule } : {}), ...(files?.captures ? { captures: files.captures } : {}) })) out(l);
   return result.ok ? STRESS_EXIT.ok : STRESS_EXIT.violations;
 }
 

@@ -1,5 +1,6 @@
 // What a stress run takes (StressOptions) and what it gives back (StressResult), and the rate
 // defaults for real labs.
+import type { StressCapture, StressCaptureOptions } from './capture.ts';
 import type { VirtualClock } from './clock.ts';
 import type { Invariant, TimelineRecord, Violation } from './monitor.ts';
 import { DEFAULT_RATES, parseRates, StressOptionError, type Rates, type Step, type StepKind, type Topology } from './schedule.ts';
@@ -65,6 +66,8 @@ export interface StressOptions {
   command?: string;
   /** Keep step records for the timeline (default true). */
   timeline?: boolean;
+  /** Record the dongles' USB traffic for the report of a failure, and to a file (default on; false: off). */
+  capture?: StressCaptureOptions | false;
 }
 
 export interface StepCounts {
@@ -118,6 +121,8 @@ export interface StressResult {
   /** The steps run, when they were given (a schedule replay) or when a shrink needs them. */
   schedule?: Step[];
   shrunk?: ShrinkResult;
+  /** The run's USB traffic (src/stress/capture.ts), unless `capture: false`. */
+  capture?: StressCapture;
 }
 
 export interface ShrinkResult {

@@ -1,6 +1,7 @@
 // The stress harness's entry points: one run (runOnce), a run shrunk to a minimal schedule when
 // it fails (runStress), and a seed's schedule (scheduleOf).
 import { childLog } from '../log.ts';
+import { RunCapture } from './capture.ts';
 import { VirtualClock } from './clock.ts';
 import { REAL_LAB_RATES, resolveRates, type ShrinkOptions, type ShrinkResult, type StressOptions, type StressResult } from './options.ts';
 import { randomSeed } from './random.ts';
@@ -26,6 +27,8 @@ export async function runOnce(options: StressOptions): Promise<StressResult> {
     target = new MockTarget(lab, hotplug);
   }
   const clock = target.kind === 'mock' ? new VirtualClock() : null;
+  const capture = options.capture === false ? null : new RunCapture(options.capture ?? {}, clock);
+  if (capture) target = capture.wrap(target);
   const limits = {
     ...(options.events !== undefined ? { events: options.events } : {}),
     ...(options.cycles !== undefined ? { cycles: options.cycles } : {}),
@@ -51,6 +54,7 @@ export async function runOnce(options: StressOptions): Promise<StressResult> {
     await run.shutdown();
     result = run.result(rates, base, hotplug, options.command ?? (target.kind === 'mock' ? 'usb-harness stress --mock-lab' : 'usb-harness stress'));
     if (options.schedule) result.schedule = [...options.schedule];
+    if (capture) result.capture = capture;
   } finally {
     // Let anything the teardown left behind run under logical time before the real timers return.
     if (clock) await clock.advanceTo(clock.elapsed + 100, 100).catch(() => undefined);
@@ -60,6 +64,7 @@ export async function runOnce(options: StressOptions): Promise<StressResult> {
     process.off('unhandledRejection', onRejection);
     process.off('uncaughtException', onException);
     await target.close().catch((err: unknown) => log.warn({ err }, 'closing the lab failed'));
+    capture?.close();
   }
   return result;
 }
@@ -105,6 +110,7 @@ async function shrink(options: StressOptions, failing: StressResult, o: ShrinkOp
         onProgress: undefined,
         onViolation: undefined,
         onClock: undefined,
+        capture: false,
       });
       const hit = r.violations.some((v) => v.invariant === invariant);
       if (hit) last = r;
