@@ -61,6 +61,35 @@ describe('stack: createStack', () => {
     await lab.close();
   });
 
+  it('attachHost: false registers now and attaches when asked (once); a closed stack refuses to attach', async () => {
+    const lab = createMockLab({ driverSets: defaultDriverSets() });
+    const model = new DriverModel();
+    const stack = await createStack({ host: lab.backend, model, driverSets: [lab.driverSets[1]!], attachHost: false, closeHost: false });
+    expect(stack.model).to.equal(model);
+    expect(stack.registrations.map((r) => r.name)).to.deep.equal(['pl2303']);
+    lab.plugAll();
+    await lab.flush();
+    await stack.settled();
+    expect(stack.usb.bus.listDevices(), 'nothing enumerates before the host is attached').to.deep.equal([]);
+    await Promise.all([stack.attachHost(), stack.attachHost()]);
+    await stack.attachHost();
+    await stack.settled();
+    expect(stack.ports().map((p) => p.typeName)).to.deep.equal(['pl2303', 'pl2303']);
+    await stack.close();
+    expect(await stack.attachHost().catch((e: unknown) => e)).to.have.property('code', 'ENODEV');
+    await lab.close();
+  });
+
+  it('attachHost: false with a host that cannot start: attachHost rejects with its error, close still tears down', async () => {
+    const host = noUsbBackend();
+    const model = new DriverModel();
+    const stack = await createStack({ host, model, driverSets: defaultDriverSets(), attachHost: false });
+    expect(await stack.attachHost().catch((e: unknown) => e)).to.be.instanceOf(NoUsbSubsystemError);
+    await stack.close();
+    expect(host.closed).to.equal(1);
+    expect(model.attrs.list('bus/usb/drivers')).to.deep.equal([]);
+  });
+
   it('a registration that fails undoes the ones before it and rejects', async () => {
     const lab = createMockLab({ driverSets: defaultDriverSets() });
     const model = new DriverModel();

@@ -22,35 +22,7 @@
 // acm_tty_tiocmget does (the class has no CTS bit). A break bit inserts a NUL flagged as break, as Linux's TTY_BREAK; Linux only counts
 // framing, parity and overrun bits: here they reach the user as line errors on an empty data
 // chunk (position 0: the notification names no byte).
-import {
-  childLog,
-  defineUsbSerialDriver,
-  ProbeNoMatch,
-  registerUsbSerialDrivers,
-  SerialSettingsError,
-  UsbSerialControlError,
-  usbDevice,
-  usbDriverClaimInterface,
-  usbDriverReleaseInterface,
-  usbInterfaceInfo,
-  type AppliedSettings,
-  type ChipPort,
-  type ControlFailure,
-  type LineError,
-  type ModemLines,
-  type SerialSettings,
-  type UsbBus,
-  type UsbDeviceId,
-  type UsbDriver,
-  type UsbEndpointInfo,
-  type UsbInterface,
-  type UsbSerial,
-  type UsbSerialChipOps,
-  type UsbSerialControl,
-  type UsbSerialDriverSet,
-  type UsbSerialPort,
-  type UsbSerialRegistration,
-} from '../../src/serial/driver-api.ts';
+import { childLog, defineUsbSerialDriver, ProbeNoMatch, SerialSettingsError, UsbSerialControlError, usbDevice, usbDriverClaimInterface, usbDriverReleaseInterface, usbInterfaceInfo, type AppliedSettings, type ChipPort, type ControlFailure, type LineError, type ModemLines, type SerialSettings, type UsbDeviceId, type UsbDriver, type UsbEndpointInfo, type UsbInterface, type UsbSerialChipOps, type UsbSerialControl, type UsbSerialPort } from '../../src/serial/driver-api.ts';
 import { ACM_CAP, AcmDescriptorError, findAcmFunction, walkConfiguration, type AcmFunction } from './descriptors.ts';
 import { AcmLineCodingError, encodeAcmLineCoding } from './line-coding.ts';
 import { ACM_QUIRK_TABLE, type AcmQuirk } from './quirks.ts';
@@ -123,7 +95,6 @@ export interface CdcAcmDriverOptions {
   onProbeError?(intf: UsbInterface, error: unknown): void;
 }
 
-const adapters = new WeakSet<CdcAcmAdapter>();
 const bindings = new WeakMap<CdcAcmAdapter, AcmBinding>();
 /** The 9600 8N1 acm_probe sends; also what the function is assumed to run until told otherwise. */
 const PROBE_LINE = encodeAcmLineCoding({ baudRate: 9600, stopBits: 1, parity: 'none', dataBits: 8 });
@@ -249,7 +220,6 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
         await classOut(control, fn.controlInterface, ACM_REQUEST.SET_LINE_CODING, 0, 'SET_LINE_CODING', PROBE_LINE);
         const adapter: CdcAcmAdapter = Object.freeze({ fn, quirks, capabilities: fn.capabilities, controlInterface: intf, dataInterface, endpoints, usbDriver });
         log.debug({ adapter: intf.name, data: dataInterface.name, foundBy: fn.foundBy, caps: fn.capabilities, quirks }, 'CDC-ACM function bound');
-        adapters.add(adapter);
         bindings.set(adapter, { control, ports: new Set() });
         return adapter;
       } catch (err) {
@@ -356,29 +326,9 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
   };
 }
 
-/** Builds a cdc_acm serial driver (each instance keeps its own options). */
-export function createCdcAcmDriver(options: CdcAcmDriverOptions = {}) {
-  return defineUsbSerialDriver(cdcAcmOps(options)).spec;
-}
+const cdcAcm = defineUsbSerialDriver(cdcAcmOps);
 
-/** The default cdc_acm serial driver. */
-export const cdcAcmDriver = createCdcAcmDriver();
-
-/** The driver set for the default driver list. */
-export const cdcAcmDriverSet: UsbSerialDriverSet = Object.freeze({ name: CDC_ACM_DRIVER_NAME, specs: [cdcAcmDriver], ids: CDC_ACM_ID_TABLE });
-
-/** Registers cdc_acm on a usb bus (default: the default USB subsystem's). */
-export function registerCdcAcm(usbBus?: UsbBus): Promise<UsbSerialRegistration> {
-  return registerUsbSerialDrivers([cdcAcmDriver], CDC_ACM_DRIVER_NAME, CDC_ACM_ID_TABLE, usbBus ? { usbBus } : {});
-}
-
-/** The bound function of a CDC-ACM port or adapter, with the port's current settings; undefined if not one. */
-export function cdcAcmAdapterOf(target: UsbSerial | UsbSerialPort): (CdcAcmAdapter & { readonly settings: AppliedSettings | null }) | undefined {
-  const serial = 'serial' in target ? target.serial : target;
-  const a = (serial.driverData as { adapter?: CdcAcmAdapter } | undefined)?.adapter;
-  if (!a || !adapters.has(a)) return undefined;
-  const port = 'serial' in target ? target : serial.ports[0];
-  return { ...a, settings: port?.settings ?? null };
-}
-
-
+/** Builds a CDC-ACM serial driver (each instance keeps its own options). */
+export const createCdcAcmDriver = cdcAcm.create;
+/** The default driver, its driver set, its registration and the adapter accessor (the generic layer's registration tail). */
+export const { driver: cdcAcmDriver, driverSet: cdcAcmDriverSet, register: registerCdcAcm, adapterOf: cdcAcmAdapterOf } = cdcAcm;
