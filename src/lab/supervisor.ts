@@ -97,6 +97,11 @@ export class LabSupervisor {
     return [...this.attached.values()];
   }
 
+  /** The lab's dongles, resolved (after start). */
+  resolved(): readonly ResolvedDongle[] {
+    return this.dongles;
+  }
+
   dongle(name: string): ResolvedDongle | undefined {
     return this.dongles.find((d) => d.name === name);
   }
@@ -122,6 +127,8 @@ export class LabSupervisor {
       this.timer = null;
       void this.tick().finally(() => this.schedule());
     }, this.hb.intervalMs);
+    // The heartbeat alone never keeps a process alive (the command or the run holding it does).
+    this.timer.unref?.();
   }
 
   private tick(): Promise<void> {

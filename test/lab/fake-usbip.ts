@@ -65,6 +65,12 @@ export class FakeUsbip {
   readonly run: CommandRunner = async (argv) => {
     this.calls.push([...argv]);
     if (argv[0] === 'sh' && argv[1] === '-c') return this.exporterShell(argv[2]!);
+    // The lab's link commands in tests: `fake-net down|up` makes the first host's network silent or not.
+    if (argv[0] === 'fake-net') {
+      this.hosts[0]!.net = argv[1] === 'down' ? 'silent' : 'up';
+      if (argv[1] === 'up') for (const d of this.hosts[0]!.devices) if (!this.imports.some((i) => i.busid === d.busid)) d.inUse = false;
+      return ok('');
+    }
     if (argv[0] !== 'usbip') return { code: null, stdout: '', stderr: `spawn ${argv[0]} ENOENT` };
     let args = argv.slice(1);
     let port = 3240;
@@ -146,6 +152,15 @@ export class FakeUsbip {
       for (const i of this.imports.filter((x) => x.host === h && x.busid === drop[1])) this.unplugImport(i);
       const d = h.devices.find((x) => x.busid === drop[1]);
       if (d) d.inUse = false;
+      return ok('');
+    }
+    if (script.includes('pidof usbipd')) {
+      // The exporter restarts: every import of it is unplugged, every device offered anew.
+      for (const i of this.imports.filter((x) => x.host === h)) this.unplugImport(i);
+      for (const d of h.devices) {
+        d.bound = true;
+        d.inUse = false;
+      }
       return ok('');
     }
     return fail(`sh: unexpected script: ${script}`);
