@@ -3,7 +3,11 @@
 // to a detach when the host carries other dongles of the run; options it cannot honour are
 // refused up front.
 import { expect } from 'chai';
-import { Lab, labFromJson } from '../../src/lab/index.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, labFromJson, vhciBusNumbers } from '../../src/lab/index.ts';
+import { usbipStressOptions } from '../../src/stress/usbip-options.ts';
 import type { UsbSerialPort } from '../../src/serial/index.ts';
 import { REMOTE_FAULTS, StressOptionError, UsbipTarget, type UsbipTargetOptions } from '../../src/stress/index.ts';
 import type { HostBackend, HostDevice } from '../../src/usb/host.ts';
@@ -82,5 +86,21 @@ describe('lab: remote dongles in the stress harness (UsbipTarget)', () => {
       (err: unknown) => expect((err as Error).message).to.match(/attach them first \(usb-harness lab attach\)/),
     );
     await target.close();
+  });
+});
+
+describe('lab: stress --usbip-lab options', () => {
+  it('a bad lab file names the field; without vhci_hcd it says what to load', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'usbip-stress-'));
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ hosts: [{ name: 'r', address: '10.0.0.5', dongles: [{ busid: '1-1' }], heartbeat: 1 }] }));
+    const err = await usbipStressOptions(bad, backend, []).catch((e: unknown) => e as Error);
+    expect(err).to.be.instanceOf(StressOptionError);
+    expect(err.message).to.match(/bad\.json: hosts\[0\]\.heartbeat: unknown field/);
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify({ hosts: [{ name: 'r', address: '10.0.0.5', dongles: [{ busid: '1-1' }] }] }));
+    if ((await vhciBusNumbers()).size > 0) return; // a host with vhci_hcd loaded: nothing to refuse here
+    const none = await usbipStressOptions(good, backend, []).catch((e: unknown) => e as Error);
+    expect(none.message).to.match(/no vhci_hcd here: load it \(modprobe vhci-hcd\)/);
   });
 });
