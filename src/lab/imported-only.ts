@@ -19,7 +19,8 @@ export async function vhciBusNumbers(sysBusUsb = '/sys/bus/usb/devices'): Promis
 
 /** Wraps `backend` so that only devices on the given buses are listed and reported. */
 export function importedOnly(backend: HostBackend, buses: ReadonlySet<number>): HostBackend {
-  const keep = (d: HostDevice) => d.location !== undefined && buses.has(d.location.busNumber);
+  // The vhci root hubs themselves are not imports.
+  const keep = (d: HostDevice) => d.location !== undefined && d.location.portNumbers.length > 0 && buses.has(d.location.busNumber);
   return {
     name: `${backend.name}+usbip`,
     async getDevices() {

@@ -94,13 +94,19 @@ describe('lab: stress --usbip-lab options', () => {
     const dir = mkdtempSync(join(tmpdir(), 'usbip-stress-'));
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ hosts: [{ name: 'r', address: '10.0.0.5', dongles: [{ busid: '1-1' }], heartbeat: 1 }] }));
-    const err = await usbipStressOptions(bad, backend, []).catch((e: unknown) => e as Error);
+    const err = await usbipStressOptions(bad, backend, []).then(
+      () => new Error('accepted'),
+      (e: unknown) => e as Error,
+    );
     expect(err).to.be.instanceOf(StressOptionError);
     expect(err.message).to.match(/bad\.json: hosts\[0\]\.heartbeat: unknown field/);
     const good = join(dir, 'good.json');
     writeFileSync(good, JSON.stringify({ hosts: [{ name: 'r', address: '10.0.0.5', dongles: [{ busid: '1-1' }] }] }));
     if ((await vhciBusNumbers()).size > 0) return; // a host with vhci_hcd loaded: nothing to refuse here
-    const none = await usbipStressOptions(good, backend, []).catch((e: unknown) => e as Error);
+    const none = await usbipStressOptions(good, backend, []).then(
+      () => new Error('accepted'),
+      (e: unknown) => e as Error,
+    );
     expect(none.message).to.match(/no vhci_hcd here: load it \(modprobe vhci-hcd\)/);
   });
 });

@@ -1,14 +1,15 @@
 // Guest job: a USB/IP lab in one guest over loopback. usbip-host + usbipd export QEMU's FTDI
 // (1-1, its UART echoed by the host test), vhci_hcd imports it, and our FTDI driver binds the
 // import through libusb, never the exported original (src/lab importedOnly). Then:
-//   cli      `usb-harness lab attach --json` with a lab file naming the dongle by serial number
+//   cli      `usb-harness lab attach`'s body with a lab file naming the dongle by serial number
 //   echo     16 KiB byte-exact through the import
 //   link     lo down with the port open: the heartbeat's verdict, PortDisconnectedError to the
 //            user, the import detached; lo up: re-attached, reopened, byte-exact again
 //   stress   runStress on the remote dongle: every remote fault in turn (detach, exporter
 //            unbind, connection dropped, exporter restart, silent link) during traffic,
 //            open/close and registration churn; invariants and the figures
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { labCommand, stackPortFinder } from '../../../src/cli/commands/lab.ts';
 import { writeFileSync } from 'node:fs';
 import { ftdiDriverSet, registerFtdi } from '../../../drivers/ftdi/index.ts';
 import { DriverModel } from '../../../src/core/index.ts';
@@ -63,10 +64,15 @@ try {
   );
   link.emit('ready');
 
-  // cli: the command a user runs, in its own process.
+  // cli: the lab command's body, in this process (a tsx start of the whole CLI costs minutes
+  // under TCG): attach by serial number, then our stack on the imports names the port.
   let t0 = performance.now();
-  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'app/main.ts', '--json', 'lab', 'attach', '--lab', LAB_FILE], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' } });
-  result.cli = { code: cli.status, ms: ms(t0), out: cli.stdout.trim() ? (JSON.parse(cli.stdout) as unknown) : null, err: cli.stderr.trim().split('\n').slice(-3) };
+  const printed: unknown[] = [];
+  const code = await labCommand('attach', [], { lab: LAB_FILE }, {
+    out: { json: true, line: () => undefined, data: (v) => void printed.push(v) },
+    findPorts: stackPortFinder({ driverSets: () => [ftdiDriverSet], createLab: () => { throw new Error('no mock lab here'); } }, 'libusb'),
+  });
+  result.cli = { code, ms: ms(t0), out: printed[0] ?? null, err: [] };
   result.exported = { usbipStatus: sh('cat /sys/bus/usb/devices/1-1/usbip_status').trim(), driver: sh('basename $(readlink /sys/bus/usb/devices/1-1/driver)').trim() };
   result.vhciPort = sh('usbip port');
 
@@ -97,7 +103,9 @@ try {
   sh('ip link set lo down');
   await until('the dead link', () => events.some((e) => e.type === 'lost'), 30_000);
   await until('the port to go', () => reg.ports().length === 0, 10_000);
-  const writeAfter = await port.write(Uint8Array.of(1, 2, 3)).then(
+  const writeAfter = await Promise.resolve()
+    .then(() => port.write(Uint8Array.of(1, 2, 3)))
+    .then(
     () => 'resolved',
     (err: unknown) => (err instanceof PortDisconnectedError ? 'PortDisconnectedError' : `${(err as Error).name}: ${(err as Error).message}`),
   );
