@@ -82,6 +82,7 @@ export class UsbipTarget implements Target {
     for (const f of this.faults) {
       if (!allowed.includes(f)) throw new StressOptionError(`remote fault '${f}' needs ${f === 'link' ? 'link down/up commands' : 'exporter access ("exporter": {"via": [...]}) for every host'}`);
     }
+    o.onTarget?.(this);
   }
 
   get backend(): HostBackend {

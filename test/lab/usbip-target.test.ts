@@ -45,7 +45,9 @@ function livePorts(fake: FakeUsbip) {
 
 describe('lab: remote dongles in the stress harness (UsbipTarget)', () => {
   it('every remote fault in turn takes the import away, and the plug step re-attaches it', async () => {
-    const { fake, lab, target } = setup(['1-1']);
+    let handed: UsbipTarget | null = null;
+    const { fake, lab, target } = setup(['1-1'], { onTarget: (t) => (handed = t) });
+    expect(handed).to.equal(target);
     await lab.attach();
     const topo = await target.describe({ ports: livePorts(fake) });
     expect(topo.dongles.map((d) => [d.name, d.hotplug, d.ports.map((p) => p.slot)])).to.deep.equal([['r/1-1', true, ['r/1-1:0.0']]]);
