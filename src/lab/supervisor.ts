@@ -192,8 +192,22 @@ export class LabSupervisor {
   }
 
   private async reattach(d: ResolvedDongle): Promise<void> {
-    const { attached, failed } = await this.lab.attach([d.name]);
-    const a = attached.find((x) => x.dongle === d.name);
+    // The dongles were resolved at start: attach by bus ID, then one `usbip port` (no look-ups:
+    // every subprocess costs, and a re-attach is on the clock).
+    let error = 'attached but not enumerated yet';
+    const attached = await this.lab.usbip
+      .attach(d.host.address, d.busid, d.host.port)
+      .then(() => this.lab.attachments(this.dongles))
+      .catch((err: unknown) => {
+        error = err instanceof Error ? err.message : String(err);
+        return [];
+      });
+    let a = attached.find((x) => x.dongle === d.name);
+    // `usbip port` can lag the attach: the kernel enumerates the import after attach returns.
+    for (let i = 0; a && a.localBusid === null && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      a = (await this.lab.attachments(this.dongles).catch(() => [])).find((x) => x.dongle === d.name) ?? a;
+    }
     const t = this.now();
     if (a && a.localBusid !== null) {
       this.attached.set(d.name, a);
@@ -203,7 +217,6 @@ export class LabSupervisor {
       this.emit({ type: 'attached', dongle: d.name, at: t, attachment: a, afterMs: lost === undefined ? null : t - lost });
       return;
     }
-    const error = failed.find((f) => f.dongle === d.name)?.error ?? 'attached but not enumerated yet';
     this.emit({ type: 'attach-failed', dongle: d.name, at: t, error });
     // After a silent loss the exporter may still hold our old connection ("Device busy") until
     // its TCP notices; when we reach the exporter and the device was ours, close it there.
