@@ -8,6 +8,7 @@ import { HOST_BACKEND_NAMES, type HostBackendName } from '../index.ts';
 import { registerStressCommand, type StressCommandContext } from '../stress/cli.ts';
 import { attrCommand } from './commands/attr.ts';
 import { consoleCommand } from './commands/console.ts';
+import { registerLabCommand } from './commands/lab.ts';
 import { printList } from './commands/list.ts';
 import { loopbackCommand } from './commands/loopback.ts';
 import { monitor } from './commands/monitor.ts';
@@ -213,6 +214,7 @@ export async function runCli(deps: CliDeps, argv: string[] = process.argv): Prom
   );
 
   registerStressCommand(program, deps);
+  registerLabCommand(program, deps, alive);
 
   // `stress` has its own --mock-lab (and other options with global names): hand it every option
   // after the command name, wherever the user put --mock-lab; -v stays the program's, wherever

@@ -6,6 +6,7 @@ import type { Invariant, TimelineRecord, Violation } from './monitor.ts';
 import { DEFAULT_RATES, parseRates, StressOptionError, type Rates, type Step, type StepKind, type Topology } from './schedule.ts';
 import type { PortPowerMethod } from './hubs.ts';
 import type { HubTargetOptions, StressLab } from './target.ts';
+import type { UsbipTargetOptions } from './usbip-target.ts';
 import type { Loss } from './traffic.ts';
 
 export interface StressProgress {
@@ -42,6 +43,8 @@ export interface StressOptions {
   lab?: StressLab | (() => StressLab);
   /** Real hubs: the backend (libusb), the driver sets, and what may be switched. */
   hubs?: HubTargetOptions;
+  /** Remote dongles of a USB/IP lab, imported here (src/stress/usbip-target.ts). */
+  usbip?: UsbipTargetOptions;
   /** Mock lab: unplug cables (default) or cut hub port power (the real-lab path, on emulated hubs). */
   hotplug?: 'plug' | 'power';
   /** Run exactly these steps (a saved or shrunk schedule) instead of the seed's stream. */
@@ -90,7 +93,7 @@ export interface LaneChange {
 export interface StressResult {
   ok: boolean;
   seed: number;
-  target: 'mock' | 'hubs';
+  target: 'mock' | 'hubs' | 'usbip';
   hotplug: 'plug' | 'power';
   rates: Rates;
   events: number;

@@ -9,17 +9,21 @@ import { DEFAULT_RATES, ScheduleGenerator, StressOptionError, type Rates, type S
 import { StressRun } from './runner.ts';
 import { shrinkSchedule } from './shrink.ts';
 import { HubTarget, MockTarget, type Target } from './target.ts';
+import { UsbipTarget } from './usbip-target.ts';
 
 const log = childLog('stress.runner');
 
 /** One run, no shrinking. */
 export async function runOnce(options: StressOptions): Promise<StressResult> {
   const seed = (options.seed ?? randomSeed()) >>> 0;
-  const base = options.hubs ? REAL_LAB_RATES : DEFAULT_RATES;
+  const real = options.hubs ?? options.usbip;
+  const base = real ? REAL_LAB_RATES : DEFAULT_RATES;
   const rates = resolveRates(options.rates, base);
   const hotplug = options.hubs ? 'power' : (options.hotplug ?? 'plug');
   let target: Target;
-  if (options.hubs) {
+  if (options.usbip) {
+    target = new UsbipTarget(options.usbip);
+  } else if (options.hubs) {
     target = new HubTarget(options.hubs);
   } else {
     const lab = typeof options.lab === 'function' ? options.lab() : options.lab;
@@ -81,7 +85,7 @@ function* generatorIterator(g: ScheduleGenerator): Iterator<Step> {
 export async function runStress(options: StressOptions): Promise<StressResult> {
   const seed = (options.seed ?? randomSeed()) >>> 0;
   const first = await runOnce({ ...options, seed });
-  const canShrink = !options.hubs && typeof options.lab === 'function' && options.shrink !== false;
+  const canShrink = !options.hubs && !options.usbip && typeof options.lab === 'function' && options.shrink !== false;
   if (!first.ok && canShrink && first.violations.length > 0) {
     const shrunk = await shrink({ ...options, seed }, first, typeof options.shrink === 'object' ? options.shrink : {});
     if (shrunk) first.shrunk = shrunk;

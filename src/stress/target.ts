@@ -49,7 +49,7 @@ export interface LiveView {
 }
 
 export interface Target {
-  readonly kind: 'mock' | 'hubs';
+  readonly kind: 'mock' | 'hubs' | 'usbip';
   readonly backend: HostBackend;
   readonly driverSets: readonly StressDriverSet[];
   /** Once: what the schedule may touch (after drivers are registered and devices are up). */
