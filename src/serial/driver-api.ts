@@ -38,6 +38,7 @@ export { usbDevice, usbInterfaceInfo, type UsbDeviceId } from '../usb/ids.ts';
 export { usbDriverClaimInterface, usbDriverReleaseInterface } from '../usb/claim.ts';
 export type { UsbDriver } from '../usb/driver.ts';
 export { readDeviceDescriptor } from '../usb/descriptors.ts';
+export { CDC_SERIAL_STATE } from '../usb/cdc.ts';
 export type { RawDeviceDescriptor } from '../usb/host.ts';
 export { transferErrorKind } from '../usb/host.ts';
 export { childLog } from '../log.ts';
