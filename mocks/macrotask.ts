@@ -11,6 +11,9 @@ export function channelScheduler(): (task: Task) => void {
   const queue: Task[] = [];
   const channel = new MessageChannel();
   channel.port1.onmessage = () => queue.shift()?.();
+  // Where ports can hold a process open (Node), this one must not: it only carries tasks that
+  // someone is already waiting for.
+  (channel.port1 as { unref?: () => void }).unref?.();
   return (task) => {
     queue.push(task);
     channel.port2.postMessage(null);
