@@ -1,114 +1,15 @@
 import { expect } from 'chai';
 import { LsusbParseError, MockUsbHost, mockDeviceFromLsusb, parseLsusb, parseLsusbAll } from '../../mocks/index.ts';
-import { LSUSB_FT232R as FT232R, LSUSB_PL2303HX as PL2303HX } from '../fixtures/lsusb.ts';
+import { LSUSB_FT232R as FT232R, LSUSB_PICO, LSUSB_PL2303HX as PL2303HX } from '../fixtures/lsusb.ts';
 
-
-// A CDC-ACM device: class-specific blocks, an interface association, a device qualifier, all skipped.
-const CDC_ACM = `
-Bus 003 Device 009: ID 2e8a:000a Raspberry Pi Pico
-Device Descriptor:
-  bLength                18
-  bDescriptorType         1
-  bcdUSB               2.10
-  bDeviceClass          239 Miscellaneous Device
-  bDeviceSubClass         2 
-  bDeviceProtocol         1 Interface Association
-  bMaxPacketSize0        64
-  idVendor           0x2e8a 
-  idProduct          0x000a 
-  bcdDevice            1.00
-  iManufacturer           1 Raspberry Pi
-  iProduct                2 Pico
-  iSerial                 3 E6614103E7
-  bNumConfigurations      1
-  Configuration Descriptor:
-    bLength                 9
-    bDescriptorType         2
-    wTotalLength       0x004b
-    bNumInterfaces          2
-    bConfigurationValue     1
-    iConfiguration          0 
-    bmAttributes         0x80
-      (Bus Powered)
-    MaxPower              250mA
-    Interface Association:
-      bLength                 8
-      bDescriptorType        11
-      bFirstInterface         0
-      bInterfaceCount         2
-      bFunctionClass          2 Communications
-      bFunctionSubClass       2 Abstract (modem)
-      bFunctionProtocol       0 
-      iFunction               0 
-    Interface Descriptor:
-      bLength                 9
-      bDescriptorType         4
-      bInterfaceNumber        0
-      bAlternateSetting       0
-      bNumEndpoints           1
-      bInterfaceClass         2 Communications
-      bInterfaceSubClass      2 Abstract (modem)
-      bInterfaceProtocol      0 
-      iInterface              4 Board CDC
-      CDC Header:
-        bcdCDC               1.20
-      CDC Call Management:
-        bmCapabilities       0x00
-        bDataInterface          1
-      CDC ACM:
-        bmCapabilities       0x02
-          line coding and serial state
-      CDC Union:
-        bMasterInterface        0
-        bSlaveInterface         1 
-      Endpoint Descriptor:
-        bLength                 7
-        bDescriptorType         5
-        bEndpointAddress     0x81  EP 1 IN
-        bmAttributes            3
-          Transfer Type            Interrupt
-          Synch Type               None
-          Usage Type               Data
-        wMaxPacketSize     0x0008  1x 8 bytes
-        bInterval              16
-    Interface Descriptor:
-      bLength                 9
-      bDescriptorType         4
-      bInterfaceNumber        1
-      bAlternateSetting       0
-      bNumEndpoints           2
-      bInterfaceClass        10 CDC Data
-      bInterfaceSubClass      0 
-      bInterfaceProtocol      0 
-      iInterface              0 
-      Endpoint Descriptor:
-        bLength                 7
-        bDescriptorType         5
-        bEndpointAddress     0x02  EP 2 OUT
-        bmAttributes            2
-          Transfer Type            Bulk
-          Synch Type               None
-          Usage Type               Data
-        wMaxPacketSize     0x0040  1x 64 bytes
-        bInterval               0
-      Endpoint Descriptor:
-        bLength                 7
-        bDescriptorType         5
-        bEndpointAddress     0x82  EP 2 IN
-        bmAttributes            2
-          Transfer Type            Bulk
-          Synch Type               None
-          Usage Type               Data
-        wMaxPacketSize     0x0040  1x 64 bytes
-        bInterval               0
-Binary Object Store Descriptor:
-  bLength                 5
-  bDescriptorType        15
-  wTotalLength       0x0021
-  bNumDeviceCaps          1
-Device Status:     0x0000
-  (Bus Powered)
-`;
+// The Pico's listing as a newer lsusb prints it on another bus: trailing blanks after values,
+// bcdUSB 2.10 with its Binary Object Store. Class-specific blocks, the interface association
+// and the BOS are all skipped.
+const CDC_ACM =
+  LSUSB_PICO.replace('Bus 001', 'Bus 003')
+    .replace('bcdUSB               2.00', 'bcdUSB               2.10')
+    .replace(/(\S)\n/g, '$1 \n')
+    .concat('Binary Object Store Descriptor:\n  bLength                 5\n  bDescriptorType        15\n  wTotalLength       0x0021\n  bNumDeviceCaps          1\nDevice Status:     0x0000\n  (Bus Powered)\n');
 
 function parseError(text: string): LsusbParseError {
   try {
@@ -188,7 +89,7 @@ describe('mocks/lsusb', () => {
   it('skips class-specific blocks, interface associations and BOS; reads several interfaces', () => {
     const d = parseLsusb(CDC_ACM);
     expect(d).to.deep.include({ bcdUSB: 0x0210, bDeviceClass: 239, bDeviceSubClass: 2, bDeviceProtocol: 1, bcdDevice: 0x0100 });
-    expect(d.configurations[0].interfaces.map((i) => i.bInterfaceNumber)).to.deep.equal([0, 1]);
+    expect(d.configurations[0].interfaces.map((i) => i.bInterfaceNumber)).to.deep.equal([0, 1, 2]);
     expect(d.configurations[0].interfaces[0].alternates[0].iInterface).to.equal(4);
     expect(d.strings.get(4)).to.equal('Board CDC');
     expect(d.configurations[0].interfaces[0].alternates[0].endpoints).to.deep.equal([
