@@ -13,10 +13,12 @@
 //    referenced entry). Each /dev/ttyACM* loops back through the emulated wire at two settings;
 //    the emulation records the line coding and DTR/RTS cdc_acm sent (raised at open, dropped at
 //    close) and reports the DSR/DCD the loopback plug gives back.
-// The bridges run in a child process (this file again, VM_ROLE=bridge), as in gadget-ours.ts.
-import { execSync, fork, type ChildProcess } from 'node:child_process';
+// The bridges run in a child process (guest/bridge-child.ts).
+import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { FfsBridgeLog } from '../guest/functionfs-bridge.ts';
+import { isBridgeChild, serveBridgeState, startBridgeChild, type BridgeChild } from '../guest/bridge-child.ts';
+import { waitFor } from '../guest/wait-for.ts';
 
 const BOARDS = ['no-union', 'uno'] as const;
 const NEW_ID = '2341 0043 2 22b8 7000';
@@ -34,7 +36,7 @@ interface BoardState {
   latency: { count: number; p50: number; p90: number; max: number };
 }
 
-if (process.env.VM_ROLE === 'bridge') {
+if (isBridgeChild()) {
   // ---- the child: the emulated boards and their bridges, on dummy_udc.1 and .2 ----
   const { bridgeMockFfs, latencySummary } = await import('../guest/functionfs-bridge.ts');
   const { loopbackPlug } = await import('../../../mocks/uart.ts');
@@ -56,10 +58,7 @@ if (process.env.VM_ROLE === 'bridge') {
       latency: latencySummary(bridge.log.setups),
     }));
   }
-  process.on('message', (m: { op: string; id: number }) => {
-    if (m.op === 'state') process.send!({ id: m.id, boards: states.map((s) => s()) });
-  });
-  process.send!({ ready: true });
+  serveBridgeState(() => states.map((s) => s()));
 } else {
   const { SerialPortStream } = await import('@serialport/stream');
   const { autoDetect } = await import('@serialport/bindings-cpp');
@@ -72,24 +71,11 @@ if (process.env.VM_ROLE === 'bridge') {
   const { dummyBusOf, findGadgetOnBus } = await import('../guest/gadget-device.ts');
   const { formatSetup } = await import('../guest/emulation-side.ts');
   const { UsbmonRecorder } = await import('../guest/usbmon.ts');
-  const { patternBytes } = await import('./pattern.ts');
+  const { patternBytes, firstDifference } = await import('./pattern.ts');
 
   const result: Record<string, unknown> = {};
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
-  const waitFor = async <T>(f: () => T | undefined, what: string, timeoutMs = 20_000): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = f();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  };
-  const firstDiff = (a: Uint8Array, b: Uint8Array) => {
-    for (let k = 0; k < Math.min(a.length, b.length); k++) if (a[k] !== b[k]) return k;
-    return a.length === b.length ? -1 : Math.min(a.length, b.length);
-  };
   const boundAcm = (bus: number) => {
     const g = findGadgetOnBus(bus);
     const ctl = g?.interfaces.find((i) => i.number === 0);
@@ -106,7 +92,7 @@ if (process.env.VM_ROLE === 'bridge') {
   const modemOf = (p: Sp) => new Promise<{ cts: boolean; dsr: boolean; dcd: boolean }>((res, rej) => p.get((e, v) => (e ? rej(e) : res(v!))));
 
   const mons: InstanceType<typeof UsbmonRecorder>[] = [];
-  let child: ChildProcess | undefined;
+  let child: BridgeChild<BoardState[]> | undefined;
   try {
     execSync(`modprobe dummy_hcd is_high_speed=0 is_super_speed=0 num=${1 + BOARDS.length} && modprobe libcomposite && modprobe cdc_acm`);
     if (!existsSync('/sys/kernel/config/usb_gadget')) execSync('mount -t configfs none /sys/kernel/config');
@@ -178,7 +164,7 @@ if (process.env.VM_ROLE === 'bridge') {
       await new Promise<void>((res, rej) => far.write(Buffer.from(toHost), (e) => (e ? rej(e) : res())));
       for (let k = 0; k < 300 && Buffer.concat(fromHost).length < toHost.length; k++) await sleep(20);
       const gotHost = Buffer.concat(fromHost);
-      exchanges.push({ ...st, applied: { baudRate: applied.actualBaudRate, dataBits: applied.dataBits, parity: applied.parity, stopBits: applied.stopBits }, hostToGadget: { sent: toFar.length, received: gotFar.length, firstDiff: firstDiff(toFar, gotFar) }, gadgetToHost: { sent: toHost.length, received: gotHost.length, firstDiff: firstDiff(toHost, gotHost) }, ms: Math.round(performance.now() - tw) });
+      exchanges.push({ ...st, applied: { baudRate: applied.actualBaudRate, dataBits: applied.dataBits, parity: applied.parity, stopBits: applied.stopBits }, hostToGadget: { sent: toFar.length, received: gotFar.length, firstDiff: firstDifference(toFar, gotFar) }, gadgetToHost: { sent: toHost.length, received: gotHost.length, firstDiff: firstDifference(toHost, gotHost) }, ms: Math.round(performance.now() - tw) });
     }
     a.exchanges = exchanges;
     await port.setSignals({ dtr: false, rts: true });
@@ -196,23 +182,9 @@ if (process.env.VM_ROLE === 'bridge') {
     writeFileSync(`${g}/UDC`, '\n');
 
     // ---- B. cdc_acm on our emulation through the bridge ----
-    child = fork(process.argv[1]!, process.argv.slice(2), { env: { ...process.env, VM_ROLE: 'bridge', UV_THREADPOOL_SIZE: '24' }, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const replies = new Map<number, (r: { boards: BoardState[] }) => void>();
-    let ready!: () => void;
-    const readyP = new Promise<void>((r) => (ready = r));
-    child.on('message', (m: { ready?: boolean; id?: number; boards?: BoardState[] }) => {
-      if (m.ready) ready();
-      else if (m.id !== undefined) replies.get(m.id)?.(m as { boards: BoardState[] });
-    });
-    let nextId = 0;
-    const state = () =>
-      new Promise<BoardState[]>((res, rej) => {
-        const id = nextId++;
-        const timer = setTimeout(() => rej(new Error('the bridge did not answer')), 10_000);
-        replies.set(id, (r) => (clearTimeout(timer), replies.delete(id), res(r.boards)));
-        child!.send({ op: 'state', id });
-      });
-    await readyP;
+    child = await startBridgeChild<BoardState[]>(24);
+    const bridge = child;
+    const state = () => bridge.state();
     const seen = BOARDS.map(() => 0);
     const since = async (d: number) => {
       const s = (await state())[d]!;
@@ -266,7 +238,7 @@ if (process.env.VM_ROLE === 'bridge') {
         const { s, requests } = await since(d);
         await closeTty(p);
         const closed = (await since(d)).s;
-        sessions.push({ ...st, chip: { line: s.line, lineCoding: s.lineCoding }, requests, modem: { ...modem, closed: { chip: { dtr: closed.dtr, rts: closed.rts } } }, sent: data.length, received: back.length, firstDiff: firstDiff(data, back), ms: Math.round(performance.now() - tw) });
+        sessions.push({ ...st, chip: { line: s.line, lineCoding: s.lineCoding }, requests, modem: { ...modem, closed: { chip: { dtr: closed.dtr, rts: closed.rts } } }, sent: data.length, received: back.length, firstDiff: firstDifference(data, back), ms: Math.round(performance.now() - tw) });
       }
       out.sessions = sessions;
       out.closeRequests = (await since(d)).requests;
@@ -294,6 +266,6 @@ if (process.env.VM_ROLE === 'bridge') {
   } catch {
     // a tty still open keeps the function busy
   }
-  if (child?.pid) process.kill(child.pid, 'SIGKILL');
+  child?.kill();
   process.kill(process.pid, 'SIGKILL');
 }

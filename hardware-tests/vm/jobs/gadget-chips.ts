@@ -11,12 +11,14 @@
 //    loops data back; deregistering gives the interfaces (and their ttyUSB) back to the kernel.
 // usbmon records each bus, for the host test to check the bridge against.
 //
-// The emulations and bridges run in a child process (this file again, VM_ROLE=bridge): the `usb`
+// The emulations and bridges run in a child process (guest/bridge-child.ts): the `usb`
 // package's detach/attach are synchronous ioctls on the main thread, and the kernel probes the
 // driver it re-attaches inside that call; a bridge on the blocked event loop could not answer.
-import { execSync, fork, type ChildProcess } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { FfsBridgeLog } from '../guest/functionfs-bridge.ts';
+import { isBridgeChild, serveBridgeState, startBridgeChild, type BridgeChild } from '../guest/bridge-child.ts';
+import { waitFor } from '../guest/wait-for.ts';
 
 type Family = 'cp210x' | 'ch34x';
 const family = (process.env.VM_CHIPS_FAMILY ?? 'cp210x') as Family;
@@ -49,7 +51,7 @@ interface DeviceState {
   latency: { count: number; p50: number; p90: number; max: number };
 }
 
-if (process.env.VM_ROLE === 'bridge') {
+if (isBridgeChild()) {
   // ---- the child: the emulated chips and their bridges ----
   const { bridgeMockFfs, latencySummary } = await import('../guest/functionfs-bridge.ts');
   const { loopbackPlug } = await import('../../../mocks/uart.ts');
@@ -95,10 +97,7 @@ if (process.env.VM_ROLE === 'bridge') {
     const bridge = await bridgeMockFfs(device, { name: `chip${i}`, udc: `dummy_udc.${i}` });
     states.push(() => ({ ...state(), log: bridge.log, latency: latencySummary(bridge.log.setups) }));
   }
-  process.on('message', (m: { op: string; id: number }) => {
-    if (m.op === 'state') process.send!({ id: m.id, devices: states.map((s) => s()) });
-  });
-  process.send!({ ready: true });
+  serveBridgeState(() => states.map((s) => s()));
 } else {
   // ---- the parent: the kernel's driver, then ours ----
   const { SerialPortStream } = await import('@serialport/stream');
@@ -113,7 +112,7 @@ if (process.env.VM_ROLE === 'bridge') {
   const { dummyBusOf, findGadgetOnBus } = await import('../guest/gadget-device.ts');
   const { formatSetup } = await import('../guest/emulation-side.ts');
   const { UsbmonRecorder } = await import('../guest/usbmon.ts');
-  const { patternBytes } = await import('./pattern.ts');
+  const { patternBytes, firstDifference } = await import('./pattern.ts');
 
   type Parity = 'none' | 'odd' | 'even';
   type Setting = { baudRate: number; dataBits: 7 | 8; parity: Parity; stopBits: 1 | 2; rtscts?: boolean };
@@ -151,21 +150,8 @@ if (process.env.VM_ROLE === 'bridge') {
   const result: Record<string, unknown> = { family, parts: PARTS };
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
-  const waitFor = async <T>(f: () => T | undefined, what: string, timeoutMs = 20_000): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = f();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  };
-  const firstDiff = (a: Uint8Array, b: Uint8Array) => {
-    for (let k = 0; k < Math.min(a.length, b.length); k++) if (a[k] !== b[k]) return k;
-    return a.length === b.length ? -1 : Math.min(a.length, b.length);
-  };
 
-  let child: ChildProcess | undefined;
+  let child: BridgeChild<DeviceState[]> | undefined;
   const mons: InstanceType<typeof UsbmonRecorder>[] = [];
   const devicesOut: Record<string, unknown>[] = PARTS.map((part) => ({ part }));
   try {
@@ -177,23 +163,9 @@ if (process.env.VM_ROLE === 'bridge') {
       m.start();
       mons.push(m);
     }
-    child = fork(process.argv[1]!, process.argv.slice(2), { env: { ...process.env, VM_ROLE: 'bridge', UV_THREADPOOL_SIZE: '24' }, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const replies = new Map<number, (r: { devices: DeviceState[] }) => void>();
-    let ready!: () => void;
-    const readyP = new Promise<void>((r) => (ready = r));
-    child.on('message', (m: { ready?: boolean; id?: number; devices?: DeviceState[] }) => {
-      if (m.ready) ready();
-      else if (m.id !== undefined) replies.get(m.id)?.(m as { devices: DeviceState[] });
-    });
-    let nextId = 0;
-    const bridgeState = () =>
-      new Promise<DeviceState[]>((res, rej) => {
-        const id = nextId++;
-        const timer = setTimeout(() => rej(new Error('the bridge did not answer')), 10_000);
-        replies.set(id, (r) => (clearTimeout(timer), replies.delete(id), res(r.devices)));
-        child!.send({ op: 'state', id });
-      });
-    await readyP;
+    child = await startBridgeChild<DeviceState[]>(24);
+    const bridge = child;
+    const bridgeState = () => bridge.state();
     const seen = PARTS.map(() => 0);
     /** The requests device d's emulation answered since the last call for it. */
     const since = async (d: number) => {
@@ -247,7 +219,7 @@ if (process.env.VM_ROLE === 'bridge') {
           // What the chip runs, read after the exchange: serialport applies the settings after open().
           const last = await since(d);
           requests.push(...last.requests);
-          sessions.push({ ...st, chipSide: last.s.ports[intf.number], requests, modem, sent: data.length, received: got.length, firstDiff: firstDiff(data, got), ms: Math.round(performance.now() - tw) });
+          sessions.push({ ...st, chipSide: last.s.ports[intf.number], requests, modem, sent: data.length, received: got.length, firstDiff: firstDifference(data, got), ms: Math.round(performance.now() - tw) });
           await new Promise<void>((res) => port.close(() => res()));
         }
         ports.push({ interface: intf.number, tty: intf.tty, sessions, closeRequests: (await since(d)).requests });
@@ -291,7 +263,7 @@ if (process.env.VM_ROLE === 'bridge') {
           for (let k = 0; k < 300 && received < data.length; k++) await sleep(20);
           const got = Buffer.concat(chunks);
           const { s, requests } = await since(d);
-          sessions.push({ ...st, applied: { baudRate: applied.actualBaudRate, dataBits: applied.dataBits, parity: applied.parity, stopBits: applied.stopBits, flowControl: applied.flowControl }, chipSide: s.ports[n], requests, sent: data.length, received: got.length, firstDiff: firstDiff(data, got), ms: Math.round(performance.now() - tw) });
+          sessions.push({ ...st, applied: { baudRate: applied.actualBaudRate, dataBits: applied.dataBits, parity: applied.parity, stopBits: applied.stopBits, flowControl: applied.flowControl }, chipSide: s.ports[n], requests, sent: data.length, received: got.length, firstDiff: firstDifference(data, got), ms: Math.round(performance.now() - tw) });
         }
         sub.unsubscribe?.();
         await port.close();
@@ -322,6 +294,6 @@ if (process.env.VM_ROLE === 'bridge') {
   result.dmesg = execSync(`dmesg | grep -i -E "${kernelDriver}|ttyUSB|usbfs|dummy|gadget" | tail -60`).toString();
   writeResult(result);
   console.log(JSON.stringify({ ...result, devices: devicesOut.map((d) => ({ ...d, usbmon: undefined, bridge: undefined })) }, null, 1));
-  if (child?.pid) process.kill(child.pid, 'SIGKILL'); // the bridge child (FunctionFS reads hold its threads)
+  child?.kill();
   process.kill(process.pid, 'SIGKILL');
 }

@@ -6,11 +6,12 @@
 // back byte-exact through the emulated wire; the emulated chip's side shows what our driver asked
 // for. On deregistration the kernel's driver gets the interface (and its ttyUSB) back.
 //
-// The bridge runs in a child process (this same file, VM_ROLE=bridge): the `usb` package's
+// The bridge runs in a child process (guest/bridge-child.ts): the `usb` package's
 // detach/attach of the kernel driver are synchronous ioctls on the main thread, and the kernel
 // runs the driver's probe inside the attach: pl2303's probe sends a dozen control requests, which
 // a bridge on the same (blocked) event loop could not answer before their 100 ms timeouts.
-import { fork } from 'node:child_process';
+import { isBridgeChild, serveBridgeState, startBridgeChild, type BridgeChild } from '../guest/bridge-child.ts';
+import { waitFor } from '../guest/wait-for.ts';
 import { execSync } from 'node:child_process';
 
 const part = process.env.VM_GADGET_PART ?? 'FT232R';
@@ -34,7 +35,7 @@ interface StateReply {
   latency: { count: number; p50: number; p90: number; max: number };
 }
 
-if (process.env.VM_ROLE === 'bridge') {
+if (isBridgeChild()) {
   // ---- the child: the emulated chip and the bridge ----
   const { bridgeMockFfs, latencySummary } = await import('../guest/functionfs-bridge.ts');
   const { loopbackPlug } = await import('../../../mocks/uart.ts');
@@ -61,10 +62,7 @@ if (process.env.VM_ROLE === 'bridge') {
     });
   }
   const bridge = await bridgeMockFfs(device);
-  process.on('message', (m: { op: string; id: number }) => {
-    if (m.op === 'state') process.send!({ id: m.id, ...state(), log: bridge.log, latency: latencySummary(bridge.log.setups) });
-  });
-  process.send!({ ready: true });
+  serveBridgeState((): StateReply => ({ ...state(), log: bridge.log, latency: latencySummary(bridge.log.setups) }));
 } else {
   // ---- the parent: our stack ----
   const { DriverModel } = await import('../../../src/core/index.ts');
@@ -77,7 +75,7 @@ if (process.env.VM_ROLE === 'bridge') {
   const { findGadgetDevice } = await import('../guest/gadget-device.ts');
   const { formatSetup } = await import('../guest/emulation-side.ts');
   const { dummyBusNumber, UsbmonRecorder } = await import('../guest/usbmon.ts');
-  const { patternBytes } = await import('./pattern.ts');
+  const { patternBytes, firstDifference } = await import('./pattern.ts');
 
   const result: Record<string, unknown> = { part };
   const t0 = performance.now();
@@ -87,41 +85,16 @@ if (process.env.VM_ROLE === 'bridge') {
 
   const findDevice = () => findGadgetDevice(vendor);
 
-  const waitFor = async <T>(f: () => T | undefined, what: string, timeoutMs = 15_000): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = f();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  };
-
-  let child: import('node:child_process').ChildProcess | undefined;
+  let child: BridgeChild<StateReply> | undefined;
   let mon: InstanceType<typeof UsbmonRecorder> | undefined;
   try {
     execSync(`modprobe dummy_hcd is_high_speed=0 is_super_speed=0 && modprobe ${kernelDriver}`);
     const bus = dummyBusNumber();
     mon = new UsbmonRecorder(bus);
     mon.start();
-    // The bridge: this file again, as a child with its own event loop and thread pool.
-    child = fork(process.argv[1]!, process.argv.slice(2), { env: { ...process.env, VM_ROLE: 'bridge', UV_THREADPOOL_SIZE: '16' }, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const replies = new Map<number, (r: StateReply) => void>();
-    let ready!: () => void;
-    const readyP = new Promise<void>((r) => (ready = r));
-    child.on('message', (m: { ready?: boolean; id?: number } & StateReply) => {
-      if (m.ready) ready();
-      else if (m.id !== undefined) replies.get(m.id)?.(m);
-    });
-    let nextId = 0;
-    const bridgeState = () =>
-      new Promise<StateReply>((res, rej) => {
-        const id = nextId++;
-        const timer = setTimeout(() => rej(new Error('the bridge did not answer')), 10_000);
-        replies.set(id, (r) => (clearTimeout(timer), replies.delete(id), res(r)));
-        child!.send({ op: 'state', id });
-      });
-    await readyP;
+    child = await startBridgeChild<StateReply>(16);
+    const bridge = child;
+    const bridgeState = () => bridge.state();
 
     // 1. The kernel's driver has it first.
     const kernelFirst = await waitFor(() => {
@@ -192,8 +165,6 @@ if (process.env.VM_ROLE === 'bridge') {
       const written = await port.write(data);
       for (let k = 0; k < 400 && received < data.length; k++) await sleep(25);
       const got = Buffer.concat(chunks);
-      let firstDiff = -1;
-      for (let k = 0; k < Math.min(got.length, data.length); k++) if (got[k] !== data[k]) { firstDiff = k; break; }
       const { s, requests } = await since();
       sessions.push({
         baudRate,
@@ -207,7 +178,7 @@ if (process.env.VM_ROLE === 'bridge') {
         sent: data.length,
         received: got.length,
         identical: got.equals(Buffer.from(data)),
-        firstDiff,
+        firstDiff: firstDifference(data, got),
         ms: Math.round(performance.now() - tw),
       });
     }
@@ -242,6 +213,6 @@ if (process.env.VM_ROLE === 'bridge') {
   result.dmesg = execSync(`dmesg | grep -i -E "${kernelDriver}|ttyUSB|usbfs|3-1" | tail -30`).toString();
   writeResult(result);
   console.log(JSON.stringify({ ...result, usbmon: undefined, bridge: undefined }, null, 1));
-  if (child?.pid) process.kill(child.pid, 'SIGKILL'); // the bridge child (FunctionFS reads hold its threads)
+  child?.kill();
   process.kill(process.pid, 'SIGKILL');
 }

@@ -13,3 +13,9 @@ export function patternBytes(length: number, seed: number): Uint8Array {
   }
   return out;
 }
+
+/** The first index where the two differ (the shorter one's length if one is a prefix), or -1. */
+export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  for (let k = 0; k < Math.min(a.length, b.length); k++) if (a[k] !== b[k]) return k;
+  return a.length === b.length ? -1 : Math.min(a.length, b.length);
+}
