@@ -1,0 +1,243 @@
+// Guest job: the Web Serial page (web/, built on the host into web/dist) in the guest's Chromium on
+// QEMU's emulated FTDI through the real kernel, then the same loopback in Node with our FTDI driver
+// on libusb, for comparison.
+//
+// Chromium sees the device without a chooser through the managed policy WebUsbAllowDevicesForUrls
+// (written to /etc/chromium/policies/managed/, which the guest's tmpfs overlay makes writable).
+// The kernel's ftdi_sio holds the interface at boot; Chromium's claim then fails with EBUSY
+// (services/device/usb/usb_device_handle_usbfs.cc) unless one of two things frees it:
+//   browser 1 (no feature): the page first loads with ftdi_sio bound (the control: the claim is
+//     refused), then ftdi_sio is unbound through sysfs and the page reloaded;
+//   browser 2 (--enable-features=AutomaticUsbDetach, ftdi_sio bound again): Chromium issues
+//     USBDEVFS_DISCONNECT itself at claim and the kernel reattaches ftdi_sio when the handle closes.
+// In each browser: page load → port listed → open → one line echoed (page-load-to-first-echo) →
+// VM_BYTES looped back byte-exact through the host's echo peer, read off the page's DOM.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:http';
+import { extname, join } from 'node:path';
+import { patternByte } from '../../../web/app/loopback.ts';
+import { DriverModel } from '../../../src/core/index.ts';
+import { createHostBackend } from '../../../src/usb/backends/select.ts';
+import { UsbSubsystem } from '../../../src/usb/index.ts';
+import { deregisterUsbSerialDrivers } from '../../../src/serial/index.ts';
+import { registerFtdi } from '../../../drivers/ftdi/index.ts';
+import { hostLink, writeResult } from '../guest/link.ts';
+
+const SYS_FTDI = '/sys/bus/usb/drivers/ftdi_sio';
+const PORT = 8080;
+const ORIGIN = `http://localhost:${PORT}`;
+const BYTES = Number(process.env.VM_BYTES ?? 64 * 1024);
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** QEMU's usb-serial: 0403:6001, as the policy's decimal unsigned shorts. */
+const FTDI = { vendor_id: 0x0403, product_id: 0x6001 };
+
+const kernelBound = () => (existsSync(SYS_FTDI) ? readdirSync(SYS_FTDI).filter((n) => /^\d+-[\d.]+:\d+\.\d+$/.test(n)).sort() : []);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ms = (t0: number) => Math.round(performance.now() - t0);
+const t00 = performance.now();
+const log = (s: string) => console.log(`[${(ms(t00) / 1000).toFixed(1)} s] ${s}`);
+
+const link = hostLink();
+const result: Record<string, unknown> = { bytes: BYTES, before: { kernelBound: kernelBound() } };
+
+// The guest boots with its loopback interface down: Chromium's connect to localhost would fail
+// (it reports ERR_INTERNET_DISCONNECTED, having no interface up).
+execFileSync('ip', ['link', 'set', 'lo', 'up']);
+
+// ---- the policy and the page's server ----------------------------------------------------------
+
+mkdirSync('/etc/chromium/policies/managed', { recursive: true });
+writeFileSync(
+  '/etc/chromium/policies/managed/usb-serial-harness.json',
+  JSON.stringify({ WebUsbAllowDevicesForUrls: [{ devices: [FTDI], urls: [ORIGIN] }] }),
+);
+// web/dist as `npm run web` serves it (web/build.ts; the host built it before the boot). Served
+// here rather than through web/build.ts, whose import would bundle esbuild's build into the job.
+const DIST = join(process.env.VM_REPO ?? process.cwd(), 'web/dist');
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 'text/javascript', '.map': 'application/json' };
+const server = createServer((rq, rs) => {
+  const name = new URL(rq.url ?? '/', ORIGIN).pathname.replace(/^\/+/, '') || 'index.html';
+  const file = join(DIST, name);
+  if (name.includes('..') || !existsSync(file)) {
+    rs.writeHead(404).end();
+    return;
+  }
+  rs.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+});
+await new Promise<void>((r) => server.listen(PORT, '127.0.0.1', r));
+log('policy written, page served');
+
+// playwright-core from node_modules at run time (not bundled: it loads its own parts lazily).
+const req = createRequire(import.meta.url);
+const { chromium } = req('playwright-core') as typeof import('playwright-core');
+log('playwright-core loaded');
+
+type Page = import('playwright-core').Page;
+
+async function portStatus(page: Page): Promise<string> {
+  return (await page.textContent('[data-testid=port-status]')) ?? '';
+}
+
+/** Opens the listed port at 115200 8N1; the status line the page shows. */
+async function openPort(page: Page): Promise<string> {
+  await page.locator('[data-testid=port]').first().waitFor({ timeout: 60_000 });
+  await page.fill('[data-testid=baud]', '115200');
+  await page.click('[data-testid=open]');
+  await page.waitForFunction(() => !/Opening/.test(document.querySelector('[data-testid=port-status]')!.textContent ?? ''), undefined, { timeout: 60_000 });
+  return portStatus(page);
+}
+
+/** One browser: launch, load, open, echo one line, loop VM_BYTES back, close. */
+async function browserRun(label: string, features: string[], beforeOpen?: (page: Page) => Promise<unknown>): Promise<Record<string, unknown>> {
+  const r: Record<string, unknown> = { label, features };
+  const errors: string[] = [];
+  let t = performance.now();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 120_000,
+    // --no-sandbox: the job runs as root, and Chromium refuses to start its sandbox as root.
+    // No GPU, no traffic to Google's hosts (the guest has no network).
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...features.map((f) => `--enable-features=${f}`)],
+  });
+  r.launchMs = ms(t);
+  log(`${label}: chromium up in ${r.launchMs} ms`);
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(300_000);
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    t = performance.now();
+    // Under TCG a renderer takes minutes to start and compile the page: wait for the page's own
+    // readiness mark rather than the load event.
+    await page.goto(ORIGIN + '/', { timeout: 300_000, waitUntil: 'commit' });
+    log(`${label}: page committed after ${ms(t)} ms`);
+    await page.waitForSelector('body[data-ready]', { timeout: 400_000 });
+    log(`${label}: page ready after ${ms(t)} ms`);
+    r.ready = await page.getAttribute('body', 'data-ready');
+    r.mode = await page.textContent('[data-testid=mode]');
+    r.getDevices = await page.evaluate(async () => (await navigator.usb.getDevices()).map((d) => `${d.vendorId.toString(16).padStart(4, '0')}:${d.productId.toString(16).padStart(4, '0')} ${d.productName ?? ''}`));
+    if (beforeOpen) r.beforeOpen = await beforeOpen(page);
+    const tOpen = performance.now();
+    r.status = await openPort(page);
+    r.openMs = ms(tOpen);
+    r.kernelBoundWhileOpen = kernelBound();
+    log(`${label}: ${String(r.status)}`);
+    if (!/^Open at/.test(String(r.status))) return r;
+    await page.fill('[data-testid=text]', 'ping from chromium');
+    await page.click('[data-testid=send]');
+    await page.waitForFunction(() => (document.querySelector('[data-testid=terminal]')!.textContent ?? '').split('ping from chromium').length >= 3, undefined, { timeout: 60_000 });
+    r.loadToFirstEchoMs = ms(t);
+    log(`${label}: first echo ${r.loadToFirstEchoMs} ms after page load`);
+    await page.fill('[data-testid=lb-bytes]', String(BYTES));
+    t = performance.now();
+    await page.click('[data-testid=lb-run]');
+    await page.waitForSelector('[data-testid=lb-result][data-outcome]', { timeout: 240_000 });
+    const seconds = (performance.now() - t) / 1000;
+    r.loopback = {
+      outcome: await page.getAttribute('[data-testid=lb-result]', 'data-outcome'),
+      text: await page.textContent('[data-testid=lb-result]'),
+      progress: await page.evaluate(() => (document.querySelector('[data-testid=lb-progress]') as HTMLProgressElement).value),
+      seconds: Number(seconds.toFixed(2)),
+      kBps: Math.round(BYTES / 1000 / seconds),
+    };
+    log(`${label}: loopback ${JSON.stringify(r.loopback)}`);
+    await page.click('[data-testid=close]');
+    await page.waitForFunction(() => /No port open/.test(document.querySelector('[data-testid=port-status]')!.textContent ?? ''), undefined, { timeout: 30_000 });
+    r.closed = await portStatus(page);
+    r.log = await page.locator('[data-testid=log] li').allTextContents();
+  } finally {
+    r.pageErrors = errors;
+    await browser.close();
+  }
+  // The handle is closed with the browser: with AutomaticUsbDetach, the kernel driver comes back.
+  for (let i = 0; i < 40 && kernelBound().length === 0; i++) await sleep(50);
+  r.kernelBoundAfter = kernelBound();
+  return r;
+}
+
+// ---- browser 1: the control (ftdi_sio bound), then sysfs unbind -------------------------------
+
+const bound = kernelBound();
+if (bound.length !== 1) throw new Error(`expected ftdi_sio bound to one interface, got ${JSON.stringify(bound)}`);
+const intf = bound[0]!;
+result.unbind = await browserRun('sysfs unbind', [], async (page) => {
+  // The control: ftdi_sio holds the interface, so the page's open is refused.
+  const refused = await openPort(page);
+  const pageLog = await page.locator('[data-testid=log] li').allTextContents();
+  writeFileSync(`${SYS_FTDI}/unbind`, intf);
+  return { refused, pageLog, afterUnbind: kernelBound() };
+});
+// Give the interface back before the next browser (its feature must take it from ftdi_sio).
+writeFileSync(`${SYS_FTDI}/bind`, intf);
+await sleep(200);
+result.rebound = kernelBound();
+
+// ---- browser 2: AutomaticUsbDetach, ftdi_sio bound --------------------------------------------
+
+result.autoDetach = await browserRun('AutomaticUsbDetach', ['AutomaticUsbDetach']);
+
+// ---- the same loopback in Node: our FTDI driver on libusb -------------------------------------
+
+async function nodeRun(): Promise<Record<string, unknown>> {
+  const t = performance.now();
+  const backend = await createHostBackend('libusb');
+  const usb = new UsbSubsystem({ model: new DriverModel() });
+  const stop = await usb.attachBackend(backend);
+  await usb.settled();
+  const reg = await registerFtdi(usb.bus);
+  await usb.settled();
+  const port = reg.ports()[0];
+  if (!port) throw new Error('Node: no ftdi_sio port');
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  let wake: (() => void) | null = null;
+  port.events.subscribe((e) => {
+    if (e.type === 'data') {
+      chunks.push(e.data);
+      received += e.data.length;
+      wake?.();
+    }
+  });
+  const until = async (n: number) => {
+    const deadline = Date.now() + 120_000;
+    while (received < n && Date.now() < deadline) await new Promise<void>((r) => ((wake = r), setTimeout(r, 500)));
+    wake = null;
+  };
+  await port.open({ baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1 });
+  const ping = new TextEncoder().encode('ping from node\r\n');
+  await port.write(ping);
+  await until(ping.length);
+  const startToFirstEchoMs = ms(t);
+  chunks.length = 0;
+  received = 0;
+  const data = Uint8Array.from({ length: BYTES }, (_, i) => patternByte(i));
+  const t1 = performance.now();
+  const writing = port.write(data);
+  await until(BYTES);
+  await writing;
+  const seconds = (performance.now() - t1) / 1000;
+  const got = Buffer.concat(chunks);
+  await port.close();
+  await deregisterUsbSerialDrivers(reg);
+  await usb.settled();
+  stop();
+  await usb.stop();
+  await backend.close();
+  return {
+    startToFirstEchoMs,
+    received: got.length,
+    identical: got.length === BYTES && got.every((b, i) => b === data[i]),
+    seconds: Number(seconds.toFixed(2)),
+    kBps: Math.round(BYTES / 1000 / seconds),
+  };
+}
+result.node = await nodeRun();
+log(`node: ${JSON.stringify(result.node)}`);
+
+await new Promise<void>((r) => server.close(() => r()));
+writeResult(result);
+console.log(JSON.stringify(result, null, 1));
+link.close();
