@@ -31,6 +31,8 @@ interface BrowserRun {
   closed: string;
   pageErrors: string[];
   kernelBoundAfter: string[];
+  /** The phase's failure, when it failed (the job goes on with the next). */
+  error?: string;
 }
 
 interface Result {
@@ -43,6 +45,7 @@ interface Result {
 }
 
 function expectLoopedBack(r: BrowserRun): void {
+  expect(r.error, `${r.label}: the phase failed`).to.equal(undefined);
   expect(r.ready, `${r.label}: page start`).to.equal('true');
   expect(r.mode).to.contain('Real USB');
   // The policy grants QEMU's FTDI to the page's origin: listed with no chooser and no gesture.
@@ -61,7 +64,7 @@ describe('VM: the Web Serial page in Chromium on a real kernel (QEMU usb-serial;
   this.timeout(1_800_000);
   skipWithoutVm();
 
-  it('policy-granted FTDI seen without a gesture; ftdi_sio unbound via sysfs, then AutomaticUsbDetach; 64 KiB byte-exact loopback in the page, and in Node', async () => {
+  it('policy-granted FTDI seen without a gesture; AutomaticUsbDetach, then ftdi_sio unbound via sysfs; 64 KiB byte-exact loopback in the page, and in Node', async () => {
     await buildPage();
     const run = await withGuest(
       { devices: [{ id: 'ftdi' }], job: 'hardware-tests/vm/jobs/browser-webserial.ts', env: { VM_BYTES: String(BYTES) }, memoryMb: 2048, timeoutMs: 1_700_000 },
@@ -70,8 +73,9 @@ describe('VM: the Web Serial page in Chromium on a real kernel (QEMU usb-serial;
     logTimings('browser', run);
     if (run.status !== 0) throw jobFailed('browser job', run);
     const r = run.result as Result;
-    for (const b of [r.unbind, r.autoDetach]) {
-      console.log(`      [vm] ${b.label}: Chromium up in ${(b.launchMs / 1000).toFixed(1)} s, page load ${(b.loadMs / 1000).toFixed(1)} s, page load to first echo ${(b.loadToFirstEchoMs / 1000).toFixed(1)} s, ${BYTES / 1024} KiB looped back in ${b.loopback.seconds} s (${b.loopback.kBps} kB/s)`);
+    for (const b of [r.autoDetach, r.unbind]) {
+      if (b.error) console.log(`      [vm] ${b.label}: failed: ${b.error}`);
+      else console.log(`      [vm] ${b.label}: Chromium up in ${(b.launchMs / 1000).toFixed(1)} s, page load ${(b.loadMs / 1000).toFixed(1)} s, page load to first echo ${(b.loadToFirstEchoMs / 1000).toFixed(1)} s, ${BYTES / 1024} KiB looped back in ${b.loopback.seconds} s (${b.loopback.kBps} kB/s)`);
     }
     console.log(`      [vm] Node (ours on libusb): start to first echo ${(r.node.startToFirstEchoMs / 1000).toFixed(1)} s, ${BYTES / 1024} KiB in ${r.node.seconds} s (${r.node.kBps} kB/s)`);
 

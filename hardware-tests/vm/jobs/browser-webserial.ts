@@ -6,10 +6,11 @@
 // (written to /etc/chromium/policies/managed/, which the guest's tmpfs overlay makes writable).
 // The kernel's ftdi_sio holds the interface at boot; Chromium's claim then fails with EBUSY
 // (services/device/usb/usb_device_handle_usbfs.cc) unless one of two things frees it:
-//   browser 1 (no feature): the page first loads with ftdi_sio bound (the control: the claim is
-//     refused), then ftdi_sio is unbound through sysfs and the page reloaded;
-//   browser 2 (--enable-features=AutomaticUsbDetach, ftdi_sio bound again): Chromium issues
-//     USBDEVFS_DISCONNECT itself at claim and the kernel reattaches ftdi_sio when the handle closes.
+//   browser 1 (--enable-features=AutomaticUsbDetach, ftdi_sio bound as at boot): Chromium issues
+//     USBDEVFS_DISCONNECT itself at claim and the kernel reattaches ftdi_sio when the handle closes;
+//   browser 2 (no feature): the page first loads with ftdi_sio bound (the control: the claim is
+//     refused, no port offered), then ftdi_sio is unbound through sysfs and the page reloaded.
+// A phase that fails is recorded (`error`) and the next one still runs.
 // In each browser: page load → port listed → open → one line echoed (page-load-to-first-echo) →
 // VM_BYTES looped back byte-exact through the host's echo peer, read off the page's DOM.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -156,6 +157,10 @@ async function browserRun(label: string, features: string[], beforeOpen?: (page:
     await page.waitForFunction(() => /No port open/.test(document.querySelector('[data-testid=port-status]')!.textContent ?? ''), undefined, { timeout: 30_000 });
     r.closed = await portStatus(page);
     r.log = await page.locator('[data-testid=log] li').allTextContents();
+  } catch (err) {
+    // Recorded, not thrown: the other way of freeing the interface and Node still run.
+    r.error = `${(err as Error).name}: ${(err as Error).message.split('\n')[0]}`;
+    log(`${label}: ${String(r.error)}`);
   } finally {
     r.pageErrors = errors;
     await browser.close();
@@ -166,11 +171,17 @@ async function browserRun(label: string, features: string[], beforeOpen?: (page:
   return r;
 }
 
-// ---- browser 1: the control (ftdi_sio bound), then sysfs unbind -------------------------------
+// ---- browser 1: AutomaticUsbDetach, ftdi_sio bound as at boot ---------------------------------
 
-const bound = kernelBound();
-if (bound.length !== 1) throw new Error(`expected ftdi_sio bound to one interface, got ${JSON.stringify(bound)}`);
-const intf = bound[0]!;
+result.autoDetach = await browserRun('AutomaticUsbDetach', ['AutomaticUsbDetach']);
+
+// ---- browser 2: the control (ftdi_sio bound), then sysfs unbind -------------------------------
+
+const boot = (result.before as { kernelBound: string[] }).kernelBound;
+if (boot.length !== 1) throw new Error(`expected ftdi_sio bound to one interface at boot, got ${JSON.stringify(boot)}`);
+const intf = boot[0]!;
+// The control needs ftdi_sio on the interface (after browser 1 the kernel should have it back).
+if (kernelBound().length === 0) writeFileSync(`${SYS_FTDI}/bind`, intf);
 result.unbind = await browserRun('sysfs unbind', [], async (page) => {
   // The control: ftdi_sio holds the interface, so the page's driver cannot claim it and offers no
   // port, though the policy lists the device.
@@ -184,14 +195,10 @@ result.unbind = await browserRun('sysfs unbind', [], async (page) => {
   log(`sysfs unbind: ${ports} port(s) listed while ftdi_sio held the interface; page reloaded in ${ms(t)} ms`);
   return { ports, pageLog, afterUnbind, reloadMs: ms(t) };
 });
-// Give the interface back before the next browser (its feature must take it from ftdi_sio).
+// Give the interface back: Node's run (our driver on libusb) detaches it itself.
 writeFileSync(`${SYS_FTDI}/bind`, intf);
 await sleep(200);
 result.rebound = kernelBound();
-
-// ---- browser 2: AutomaticUsbDetach, ftdi_sio bound --------------------------------------------
-
-result.autoDetach = await browserRun('AutomaticUsbDetach', ['AutomaticUsbDetach']);
 
 // ---- the same loopback in Node: our FTDI driver on libusb -------------------------------------
 
