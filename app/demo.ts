@@ -7,17 +7,23 @@ import { createMockLab } from '../mocks/lab.ts';
 import { printList } from '../src/cli/commands/list.ts';
 import { runLoopback, type LoopbackResult } from '../src/cli/commands/loopback.ts';
 import { formatRate, table, type Output } from '../src/cli/output.ts';
-import { inspectDriver, type UsbSerialPort } from '../src/index.ts';
+import { inspectDriver, type HostBackend, type UsbSerialPort } from '../src/index.ts';
 import { createStack } from '../src/stack.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function demo(out: Output): Promise<boolean> {
+export interface DemoOptions {
+  /** Wraps the lab's backend before the stack attaches it (--capture records through it). */
+  wrapBackend?: (backend: HostBackend) => HostBackend;
+}
+
+export async function demo(out: Output, options: DemoOptions = {}): Promise<boolean> {
   const t0 = performance.now();
   const ms = () => `${String(Math.round(performance.now() - t0)).padStart(5)} ms`;
   const lab = createMockLab({ driverSets: defaultDriverSets() });
   // The host first, then the drivers (as modules loaded at run time), while dongles plug in.
-  const stack = await createStack({ host: lab.backend, order: 'host-first', closeHost: false });
+  const host = options.wrapBackend ? options.wrapBackend(lab.backend) : lab.backend;
+  const stack = await createStack({ host, order: 'host-first', closeHost: false });
   const { model, usb } = stack;
   const say = (line: string) => (out.json ? undefined : out.line(line));
 

@@ -3,7 +3,9 @@
 // ftdi_sio, port), next to the raw mock ceiling measured in the same run: the same emulated chip
 // and the same transfers (16 KiB OUT; IN transfers of 16 packets, as many in flight as the host
 // allows), issued straight at the mock device with no driver (the 2 status bytes of each packet
-// are only counted off, not parsed). Also CPU time (user + system) per MiB moved.
+// are only counted off, not parsed). Also CPU time (user + system) per MiB moved. Raw and
+// driver runs alternate round by round; the ratio is the median of the per-round ratios (with
+// min and max), so drift in machine load between rounds hits both sides of each ratio alike.
 import { performance } from 'node:perf_hooks';
 import { DriverModel } from '../src/core/index.ts';
 import { deregisterUsbSerialDrivers, registerUsbSerialDrivers } from '../src/serial/index.ts';
@@ -11,10 +13,10 @@ import { UsbSubsystem } from '../src/usb/index.ts';
 import { FTDI_IDS, ftdiSerialDriver } from '../drivers/ftdi/index.ts';
 import { loopbackPlug, MockUsbHost } from '../mocks/index.ts';
 import { mockFtdi, type MockFtdi } from '../mocks/ftdi/index.ts';
-import { emit, round } from './report.ts';
+import { emit, median, round, roundRatios, spread } from './report.ts';
 
 const MiB = 1024 * 1024;
-const RUNS = 3;
+const RUNS = 5;
 const OUT_CHUNK = 16384; // what UsbSerialPort hands the driver per write step
 const PACKETS_PER_IN = 16; // the driver's IN transfer size, in packets
 const IN_FLIGHT = 4;
@@ -119,11 +121,6 @@ async function driver(chip: 'FT232H' | 'FT232R', data: Uint8Array, baud: number)
   return sample;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 export async function run(): Promise<void> {
   // The emulation's timers (the latency timer that sends the last short packet) are unref'd, as
   // a device's should be; hold the event loop open while a run waits on them.
@@ -147,12 +144,11 @@ async function cases(): Promise<void> {
     }
     const mb = c.bytes / 1e6;
     const mib = c.bytes / MiB;
-    const rawRate = mb / (median(raws.map((s) => s.ms)) / 1000);
-    const drvRate = mb / (median(drvs.map((s) => s.ms)) / 1000);
+    const rate = (x: Sample) => mb / (x.ms / 1000);
     const ctx = { chip: c.chip, bytes: c.bytes, runs: RUNS, inFlight: IN_FLIGHT, packet: c.chip === 'FT232H' ? 512 : 64, outChunk: OUT_CHUNK };
-    emit({ name: `ftdi.loopback.${c.label}.raw_mock`, value: round(rawRate, 2), unit: 'MB/s', ...ctx });
-    emit({ name: `ftdi.loopback.${c.label}.driver`, value: round(drvRate, 2), unit: 'MB/s', ...ctx });
-    emit({ name: `ftdi.loopback.${c.label}.ratio`, value: round(drvRate / rawRate, 3), unit: 'ratio', chip: c.chip });
+    emit({ name: `ftdi.loopback.${c.label}.raw_mock`, unit: 'MB/s', ...spread(raws.map(rate), 2), ...ctx });
+    emit({ name: `ftdi.loopback.${c.label}.driver`, unit: 'MB/s', ...spread(drvs.map(rate), 2), ...ctx });
+    emit({ name: `ftdi.loopback.${c.label}.ratio`, unit: 'ratio', ...roundRatios(drvs.map(rate), raws.map(rate)), of: 'driver / raw_mock per round', chip: c.chip });
     emit({ name: `ftdi.loopback.${c.label}.raw_mock_cpu`, value: round(median(raws.map((s) => s.cpuMs)) / mib, 2), unit: 'ms CPU/MiB', chip: c.chip });
     emit({ name: `ftdi.loopback.${c.label}.driver_cpu`, value: round(median(drvs.map((s) => s.cpuMs)) / mib, 2), unit: 'ms CPU/MiB', chip: c.chip });
   }

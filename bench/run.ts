@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 process.env.LOG_LEVEL ??= 'silent';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2);
+// Arguments starting with -- are options for the benchmarks themselves (e.g. scaling's --full).
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.startsWith(w)))

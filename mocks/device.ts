@@ -24,6 +24,7 @@ import { MockLabError, TransferLimitError, webUsbError } from './errors.ts';
 import { FaultInjector } from './faults.ts';
 import { answerStandardRequest, ENDPOINT_HALT, REQ } from './standard-requests.ts';
 import { TransferLog, type SetupFields, type TransferLogEntry, type TransferLogOptions } from './transfer-log.ts';
+import { nextMacrotask } from './macrotask.ts';
 
 // The emulation's side, here too for importers of the device base.
 export type { ControlReply, ControlSetup, InReply, MockBehaviour, MockDeviceContext, OutReply } from './emulation.ts';
@@ -63,7 +64,7 @@ const NOT_CONFIGURED = 'The device must have a configuration selected.';
 const NO_IFACE = 'The interface number provided is not supported by the device in its current configuration.';
 const NO_ENDPOINT = 'The specified endpoint is not part of a claimed and selected alternate interface.';
 
-const macrotask = () => new Promise<void>((r) => setImmediate(r));
+const macrotask = nextMacrotask;
 
 function toBytes(src: BufferSource | undefined): Uint8Array {
   if (src === undefined) return new Uint8Array(0);

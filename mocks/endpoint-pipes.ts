@@ -9,6 +9,7 @@ import type { EndpointDescriptor } from './descriptors.ts';
 import { decodeSetup, type ControlReply, type ControlSetup, type InReply, type MockBehaviour, type MockDeviceContext } from './emulation.ts';
 import type { FaultInjector, FiredFault } from './faults.ts';
 import type { SetupFields, TransferKind, TransferLog, TransferLogEntry } from './transfer-log.ts';
+import { nextMacrotask, runSoon } from './macrotask.ts';
 
 /** Per-transfer options beyond WebUSB's arguments (the mock's extension; backends have a timeout too). */
 export interface TransferOptions {
@@ -67,7 +68,7 @@ export interface Pending {
   fault?: FiredFault;
 }
 
-const macrotask = () => new Promise<void>((r) => setImmediate(r));
+const macrotask = nextMacrotask;
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1 && chunks[0].length === total) return chunks[0];
@@ -215,12 +216,12 @@ export class EndpointPipes {
           p.blocked = true;
           // A bulk/interrupt stall halts the endpoint; a control stall fails only this request.
           if (p.iface !== null) this.halted.add(p.ep);
-          setImmediate(() => this.finish(p, { status: 'stall', bytesWritten: 0 }));
+          runSoon(() => this.finish(p, { status: 'stall', bytesWritten: 0 }));
           return;
         case 'babble': {
           p.blocked = true;
           const n = Math.min(p.length, f.bytes ?? p.length);
-          setImmediate(() => this.finish(p, { status: 'babble', data: new Uint8Array(n).fill(0xff) }));
+          runSoon(() => this.finish(p, { status: 'babble', data: new Uint8Array(n).fill(0xff) }));
           return;
         }
         case 'timeout': {
@@ -298,7 +299,7 @@ export class EndpointPipes {
     if (this.pumpScheduled.has(ep)) return;
     this.pumpScheduled.add(ep);
     // Always a macrotask: a read loop fed at once must still let timers and I/O run, as on real hardware.
-    setImmediate(() => {
+    runSoon(() => {
       this.pumpScheduled.delete(ep);
       if (ep & 0x80) this.pumpIn(ep);
       else this.pumpOut(ep);

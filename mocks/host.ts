@@ -15,6 +15,7 @@ import {
 import { childLog } from '../src/log.ts';
 import type { MockUsbDevice } from './device.ts';
 import { AlreadyPluggedError, KernelDriverError, MockLabError, NotPluggedError, PortPathError, webUsbError } from './errors.ts';
+import { nextMacrotask, runSoon } from './macrotask.ts';
 
 export interface MockKernelDriverOptions {
   /** Interfaces a kernel driver is bound to at plug: 'all' (default), 'none', or a list. */
@@ -400,7 +401,7 @@ export class MockUsbHost implements HostBackend {
 
   /** Resolves once every event queued so far has been dispatched. */
   flush(): Promise<void> {
-    if (this.queue.length === 0 && !this.draining) return new Promise((r) => setImmediate(r));
+    if (this.queue.length === 0 && !this.draining) return nextMacrotask();
     return new Promise((r) => this.flushWaiters.push(r));
   }
 
@@ -418,7 +419,7 @@ export class MockUsbHost implements HostBackend {
     if (!this.draining) {
       this.draining = true;
       // Never inside plug()/unplug(): a macrotask later, like a hub's interrupt.
-      setImmediate(() => this.drain());
+      runSoon(() => this.drain());
     }
   }
 
@@ -441,7 +442,7 @@ export class MockUsbHost implements HostBackend {
     } catch (err) {
       // One listener's bug must not starve the others; it still surfaces, as a browser reports it.
       this.log.error({ err }, 'hotplug listener threw');
-      setImmediate(() => {
+      runSoon(() => {
         throw err;
       });
     }

@@ -76,8 +76,8 @@ export type { WebUsbErrorName } from './errors.ts';
 
 export * from './ftdi/index.ts';
 export * from './pl2303/index.ts';
-export { createMockLab, MockLab, defaultLabOptions } from './lab.ts';
-export type { MockLabOptions, LabDongleSpec, LabPortSpec, LabWireSpec, LabHubSpec, LabDriverSet, LabDongle, DongleResources } from './lab.ts';
+export { createMockLab, createScaledLab, MockLab, defaultLabOptions, scaledLabOptions } from './lab.ts';
+export type { MockLabOptions, LabDongleSpec, LabPortSpec, LabWireSpec, LabHubSpec, LabDriverSet, LabDongle, DongleResources, ScaledLabShape } from './lab.ts';
 export * from './replay/index.ts';
 export * from './cp210x/index.ts';
 export * from './ch34x/index.ts';

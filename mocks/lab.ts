@@ -18,6 +18,7 @@ import { mockFtdi } from './ftdi/index.ts';
 import { MockUsbHost, type MockUsbHostOptions } from './host.ts';
 import { createPl2303 } from './pl2303/index.ts';
 import { createCp210x } from './cp210x/index.ts';
+import { createCh34x } from './ch34x/index.ts';
 import { createCdcAcm } from './cdc-acm/index.ts';
 import { nullModem, UartPort, type Wire } from './uart.ts';
 
@@ -208,6 +209,10 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
       pl2303Dongle('custom-pl2303', 'PL2303HX', '1-3', { idVendor: 0x1209, idProduct: 0x7a02, serialNumber: 'LABCUSTOMPL' }, 'PL2303HX board with its own ID (binds through new_id)', pacing),
       cp210xDongle('cp2102', 'CP2102', '2-1.2', 'CP2102 with a loopback plug', pacing),
       cp210xDongle('cp2105', 'CP2105', '2-1.3', 'CP2105, ECI null-modem to SCI', pacing),
+      { name: 'ch340', at: '2-1.4', driverSet: 'ch341', kernelDriver: 'ch341', description: 'CH340 (version 0x31) with a loopback plug', create: () => {
+        const c = createCh34x('CH340', { chip: { uart: { name: 'ch340', pacing } }, device: { transferLog: { limit: 0 } } });
+        return { device: c.device, uarts: [c.chip.uart] };
+      } },
       { name: 'uno', at: '1-5', driverSet: 'cdc_acm', kernelDriver: 'cdc_acm', description: 'Arduino Uno (CDC-ACM) with a loopback plug', create: () => {
         const a = createCdcAcm('uno', { chip: { uart: { name: 'uno', pacing } }, device: { transferLog: { limit: 0 } } });
         return { device: a.device, uarts: [a.chip.uart] };
@@ -222,6 +227,7 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
       { kind: 'loopback', slot: 'custom-pl2303' },
       { kind: 'loopback', slot: 'cp2102' },
       { kind: 'null-modem', a: 'cp2105.a', b: 'cp2105.b' },
+      { kind: 'loopback', slot: 'ch340' },
       { kind: 'loopback', slot: 'uno' },
     ],
     newIds: [
@@ -229,6 +235,55 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
       { driver: 'pl2303', id: '1209 7a02' },
     ],
   };
+}
+
+// ---- a scaled bench ------------------------------------------------------------------------
+
+export interface ScaledLabShape {
+  /** Lab hosts, each its own USB bus here (bus N = host N), as a USB/IP importer sees them. */
+  hosts: number;
+  /** Hubs per host, each on a root port of its bus (default 4). */
+  hubsPerHost?: number;
+  /** Dongles per hub, one per port (default 7: the common 7-port hub). */
+  donglesPerHub?: number;
+  pacing?: boolean;
+}
+
+/**
+ * A bench of hosts x hubs x dongles for measuring how the harness grows: every hub has per-port
+ * power switching, every dongle a loopback plug, FT232R and PL2303HX alternating (both drivers
+ * busy). Dongle `h2.3.5` hangs from port 5 of hub `2-3` (bus 2, root port 3).
+ */
+export function scaledLabOptions(shape: ScaledLabShape): Required<Pick<MockLabOptions, 'dongles' | 'wires' | 'hubs' | 'newIds'>> {
+  const hubsPerHost = shape.hubsPerHost ?? 4;
+  const perHub = shape.donglesPerHub ?? 7;
+  for (const [k, v, max] of [['hosts', shape.hosts, 127], ['hubsPerHost', hubsPerHost, 15], ['donglesPerHub', perHub, 15]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > max) throw new MockLabError(`scaled lab: ${k} must be a whole number from 1 to ${max}, got ${v}`);
+  }
+  const hubs: LabHubSpec[] = [];
+  const dongles: LabDongleSpec[] = [];
+  const wires: LabWireSpec[] = [];
+  for (let h = 1; h <= shape.hosts; h++) {
+    for (let k = 1; k <= hubsPerHost; k++) {
+      hubs.push({ at: `${h}-${k}`, ports: perHub, switching: 'per-port', product: `host ${h} hub ${k} (per-port power)` });
+      for (let p = 1; p <= perHub; p++) {
+        const name = `h${h}.${k}.${p}`;
+        const at = `${h}-${k}.${p}`;
+        dongles.push(
+          (h + k + p) % 2 === 0
+            ? ftdiDongle(name, 'FT232R', at, { description: 'FT232R with a loopback plug' }, shape.pacing ?? false)
+            : pl2303Dongle(name, 'PL2303HX', at, { serialNumber: `LAB${h}X${k}X${p}` }, 'PL2303HX with a loopback plug', shape.pacing ?? false),
+        );
+        wires.push({ kind: 'loopback', slot: name });
+      }
+    }
+  }
+  return { hubs, dongles, wires, newIds: [] };
+}
+
+/** The scaled bench as a lab, for the driver sets given (they must include ftdi_sio and pl2303). */
+export function createScaledLab<S extends LabDriverSet>(driverSets: readonly S[], shape: ScaledLabShape): MockLab<S> {
+  return new MockLab({ driverSets, ...scaledLabOptions(shape), ...(shape.pacing !== undefined ? { pacing: shape.pacing } : {}) });
 }
 
 // ---- emulated hubs -------------------------------------------------------------------------

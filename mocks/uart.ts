@@ -186,18 +186,31 @@ export function simulateLine(data: Uint8Array, t: LineSettings, r: LineSettings)
   return { bytes: Uint8Array.from(bytes), flags: Uint8Array.from(flags), times: Float64Array.from(times) };
 }
 
-function lineOutput(data: Uint8Array, t: LineSettings, r: LineSettings | undefined): LineOutput {
-  if (r && !compatible(t, r)) return simulateLine(data, t, r);
-  const mask = (1 << t.dataBits) - 1;
-  const frame = bitsPerChar(t) / t.baudRate;
-  const bytes = new Uint8Array(data.length);
-  const times = new Float64Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    bytes[i] = data[i] & mask;
-    times[i] = (i + 1) * frame;
-  }
-  return { bytes, flags: new Uint8Array(data.length), times };
+/**
+ * What crosses the line for one write. When both ends agree (the common case) every byte arrives
+ * intact one frame after the one before: no flags, and arrival times follow from the frame time,
+ * so nothing per byte is built (a benchmark moves megabytes through here).
+ */
+interface Crossing {
+  bytes: Uint8Array;
+  /** Per-byte error flags; null: all clean. */
+  flags: Uint8Array | null;
+  /** Per-byte arrival (s from start); null: byte i arrives at (i + 1) * frame. */
+  times: Float64Array | null;
+  frame: number;
 }
+
+function lineOutput(data: Uint8Array, t: LineSettings, r: LineSettings | undefined): Crossing {
+  const frame = bitsPerChar(t) / t.baudRate;
+  if (r && !compatible(t, r)) return { ...simulateLine(data, t, r), frame };
+  if (t.dataBits === 8) return { bytes: data, flags: null, times: null, frame };
+  const mask = (1 << t.dataBits) - 1;
+  const bytes = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) bytes[i] = data[i]! & mask;
+  return { bytes, flags: null, times: null, frame };
+}
+
+const arrival = (o: Crossing, i: number): number => (o.times ? o.times[i]! : (i + 1) * o.frame);
 
 /** A connection between ports; detach() unplugs it. */
 export interface Wire {
@@ -210,6 +223,10 @@ export interface Wire {
 interface TxJob {
   data: Uint8Array;
   done: () => void;
+  /** Unpaced: what crosses (fixed when the job starts: its bytes keep the settings they left with), where to, how far. */
+  crossing?: Crossing;
+  target?: UartPort | null;
+  crossed?: number;
 }
 
 /** One side of a serial line: a chip's UART pins, or the far device in a test. */
@@ -225,6 +242,8 @@ export class UartPort {
   private readonly rxFlags: Uint8Array;
   private rxHead = 0;
   private rxCount = 0;
+  /** Bytes in the RX FIFO whose flags are not 0 (lets the clean case skip a scan). */
+  private rxFlagged = 0;
   private overrunPending = false;
   private lineBreakIn = false;
   private readonly rxListeners = new Set<(port: UartPort) => void>();
@@ -284,6 +303,11 @@ export class UartPort {
     return { ...this.inp };
   }
 
+  /** @internal The input pins as they are, not a copy (for a chip reading them per packet). */
+  get inputsNow(): Readonly<InputPins> {
+    return this.inp;
+  }
+
   /** Drives input pins from outside (a test playing the far end). Pins a wire drives (CTS/DSR/DCD) are refused while wired. */
   setInputs(pins: Partial<InputPins>): void {
     if (this.drivenBy && (pins.cts !== undefined || pins.dsr !== undefined || pins.dcd !== undefined)) {
@@ -312,7 +336,8 @@ export class UartPort {
 
   /** Transmits bytes; resolves once they are on the wire (see the pacing option). */
   write(data: ArrayLike<number>): Promise<void> {
-    const bytes = Uint8Array.from(data);
+    // A copy: the caller may reuse its buffer once this returns.
+    const bytes = new Uint8Array(data); // a block copy for typed arrays
     return new Promise((done) => {
       this.txQueue.push({ data: bytes, done });
       this.txInFlight += bytes.length;
@@ -354,27 +379,55 @@ export class UartPort {
     const data = new Uint8Array(n);
     const errors: RxErrorMark[] = [];
     const size = this.rxData.length;
-    for (let i = 0; i < n; i++) {
-      const at = (this.rxHead + i) % size;
-      data[i] = this.rxData[at];
-      const f = this.rxFlags[at];
-      if (f) {
+    const head = this.rxHead;
+    const first = Math.min(n, size - head);
+    data.set(this.rxData.subarray(head, head + first), 0);
+    if (first < n) data.set(this.rxData.subarray(0, n - first), first);
+    if (this.rxFlagged > 0) {
+      for (let i = 0; i < n; i++) {
+        const at = (head + i) % size;
+        const f = this.rxFlags[at]!;
+        if (!f) continue;
+        this.rxFlags[at] = 0; // free slots hold flag 0 (storeClean relies on it)
+        this.rxFlagged--;
         if (f & F_OVERRUN) errors.push({ offset: i, kind: 'overrun' });
         if (f & F_BREAK) errors.push({ offset: i, kind: 'break' });
         if (f & F_PARITY) errors.push({ offset: i, kind: 'parity' });
         if (f & F_FRAMING) errors.push({ offset: i, kind: 'framing' });
       }
     }
-    this.rxHead = (this.rxHead + n) % size;
+    this.rxHead = (head + n) % size;
     this.rxCount -= n;
     if (n > 0) this.wakeSenders();
     return { data, errors };
   }
 
+  /**
+   * Moves up to `max` bytes from the RX FIFO into `sink` without building a chunk, when none of
+   * them carries a line error (the same bytes read() would return with no errors). Returns how
+   * many moved, or -1 when the FIFO holds flagged bytes (take them with read()).
+   */
+  takeClean(max: number, sink: { pushClean(bytes: Uint8Array, from: number, n: number): void }): number {
+    if (this.rxFlagged > 0) return -1;
+    const n = Math.min(this.rxCount, Math.max(0, Math.floor(max)));
+    if (n === 0) return 0;
+    const size = this.rxData.length;
+    const head = this.rxHead;
+    const first = Math.min(n, size - head);
+    sink.pushClean(this.rxData, head, first);
+    if (first < n) sink.pushClean(this.rxData, 0, n - first);
+    this.rxHead = (head + n) % size;
+    this.rxCount -= n;
+    this.wakeSenders();
+    return n;
+  }
+
   /** Empties the RX FIFO (an RX purge). */
   flushRx(): void {
+    if (this.rxFlagged > 0) this.rxFlags.fill(0);
     this.rxHead = 0;
     this.rxCount = 0;
+    this.rxFlagged = 0;
     this.overrunPending = false;
     this.wakeSenders();
   }
@@ -424,8 +477,10 @@ export class UartPort {
       return false;
     }
     const at = (this.rxHead + this.rxCount) % this.rxData.length;
+    const f = flags | (this.overrunPending ? F_OVERRUN : 0);
     this.rxData[at] = byte;
-    this.rxFlags[at] = flags | (this.overrunPending ? F_OVERRUN : 0);
+    this.rxFlags[at] = f;
+    if (f) this.rxFlagged++;
     this.overrunPending = false;
     this.rxCount++;
     this.stats.rxBytes++;
@@ -435,9 +490,44 @@ export class UartPort {
     return true;
   }
 
+  /**
+   * @internal Stores `bytes[from..from+n)` received clean; the caller checked the room (rxSpace).
+   * The same as n store(byte, 0) calls, done as block copies.
+   */
+  storeClean(bytes: Uint8Array, from: number, n: number): void {
+    if (n <= 0) return;
+    if (this.overrunPending) {
+      // The first byte carries the overrun mark.
+      this.store(bytes[from]!, 0);
+      from++;
+      n--;
+    }
+    const size = this.rxData.length;
+    let at = (this.rxHead + this.rxCount) % size;
+    let left = n;
+    while (left > 0) {
+      const k = Math.min(left, size - at);
+      // Free slots hold flag 0 (read and flushRx clear what they take), so only the data moves.
+      if (k > 256) this.rxData.set(bytes.subarray(from, from + k), at);
+      else for (let j = 0; j < k; j++) this.rxData[at + j] = bytes[from + j]!;
+      from += k;
+      left -= k;
+      at = (at + k) % size;
+    }
+    this.rxCount += n;
+    this.stats.rxBytes += n;
+  }
+
   /** @internal */
   notifyRx(): void {
-    for (const l of [...this.rxListeners]) l(this);
+    const ls = this.rxListeners;
+    if (ls.size === 1) {
+      // The usual case (the chip's own listener); a listener added from inside runs next time.
+      const [only] = ls;
+      only!(this);
+      return;
+    }
+    for (const l of [...ls]) l(this);
   }
 
   /** @internal Resolves when the RX FIFO gains room (or the wiring changes). */
@@ -447,6 +537,7 @@ export class UartPort {
 
   /** @internal */
   wakeSenders(): void {
+    if (this.drainWaiters.length === 0) return;
     for (const w of this.drainWaiters.splice(0)) w();
   }
 
@@ -485,9 +576,17 @@ export class UartPort {
     this.txRunning = true;
     try {
       while (this.txQueue.length > 0) {
-        const job = this.txQueue[0];
+        const job = this.txQueue[0]!;
         const epoch = this.txEpoch;
-        await this.transmit(job.data, epoch);
+        if (job.crossing || !this.pacing) {
+          const full = this.crossNow(job, epoch);
+          if (full) {
+            await full;
+            continue; // the same job goes on, unless a purge took it
+          }
+        } else {
+          await this.transmitPaced(job.data, epoch);
+        }
         if (epoch !== this.txEpoch) continue; // flushed: flushTx resolved it
         this.txQueue.shift();
         this.txInFlight -= job.data.length;
@@ -498,26 +597,44 @@ export class UartPort {
     }
   }
 
-  private async transmit(data: Uint8Array, epoch: number): Promise<void> {
+  /**
+   * Unpaced: moves as much of the job as the receiving FIFO has room for, at once. Returns a
+   * promise to wait on when the receiver is full, undefined when the job is done (or has nowhere
+   * to go: no wire, the line held low, the wire changed, a purge).
+   */
+  private crossNow(job: TxJob, epoch: number): Promise<void> | undefined {
+    if (!job.crossing) {
+      job.target = this.txTarget;
+      job.crossing = lineOutput(job.data, this.line, job.target?.line);
+      job.crossed = 0;
+      this.stats.txBytes += job.data.length;
+      if (!job.target || this.out.brk) return undefined; // nobody listening, or the line is held low
+    }
+    const o = job.crossing;
+    const target = job.target;
+    let i = job.crossed!;
+    while (i < o.bytes.length) {
+      if (epoch !== this.txEpoch || this.txTarget !== target || !target) return undefined;
+      const n = Math.min(target.rxSpace, o.bytes.length - i);
+      if (n === 0) {
+        job.crossed = i;
+        return target.waitForRoom();
+      }
+      if (o.flags) for (let k = 0; k < n; k++, i++) target.store(o.bytes[i]!, o.flags[i]!);
+      else {
+        target.storeClean(o.bytes, i, n);
+        i += n;
+      }
+      job.crossed = i;
+      target.notifyRx();
+    }
+    return undefined;
+  }
+
+  private async transmitPaced(data: Uint8Array, epoch: number): Promise<void> {
     const settings = { ...this.line };
     const target = this.txTarget;
     const o = lineOutput(data, settings, target?.line);
-    if (!this.pacing) {
-      this.stats.txBytes += data.length;
-      if (!target || this.out.brk) return; // nobody listening, or the line is held low
-      let i = 0;
-      while (i < o.bytes.length) {
-        if (epoch !== this.txEpoch || this.txTarget !== target) return;
-        const n = Math.min(target.rxSpace, o.bytes.length - i);
-        if (n === 0) {
-          await target.waitForRoom();
-          continue;
-        }
-        for (let k = 0; k < n; k++, i++) target.store(o.bytes[i], o.flags[i]);
-        target.notifyRx();
-      }
-      return;
-    }
     const start = Math.max(performance.now(), this.txLineFreeAt);
     const frameMs = (bitsPerChar(settings) / settings.baudRate) * 1000;
     this.txLineFreeAt = start + data.length * frameMs;
@@ -529,10 +646,10 @@ export class UartPort {
       // Count bytes leaving the transmitter by their own frame times.
       while (sent < data.length && start + (sent + 1) * frameMs <= now) sent++;
       let delivered = 0;
-      while (i < o.bytes.length && start + o.times[i] * 1000 <= now) {
+      while (i < o.bytes.length && start + arrival(o, i) * 1000 <= now) {
         const t = this.txTarget;
         if (t === target && t && !this.out.brk) {
-          t.store(o.bytes[i], o.flags[i]);
+          t.store(o.bytes[i]!, o.flags ? o.flags[i]! : 0);
           delivered++;
         }
         i++;
@@ -540,7 +657,7 @@ export class UartPort {
       if (delivered > 0) target?.notifyRx();
       if (i >= o.bytes.length && sent >= data.length) break;
       const nextAt = Math.min(
-        i < o.bytes.length ? start + o.times[i] * 1000 : Infinity,
+        i < o.bytes.length ? start + arrival(o, i) * 1000 : Infinity,
         sent < data.length ? start + (sent + 1) * frameMs : Infinity,
       );
       await new Promise<void>((r) => {

@@ -1,6 +1,6 @@
 // The composition root: a driver model, a usb bus fed by one host backend, and usb-serial driver
-// sets registered on it, with the teardown that undoes exactly that. The command line, the demo
-// and the test labs build their stacks here (Linux's equivalent is boot: the core, the host
+// sets registered on it, with the teardown that undoes exactly that. The command line, the demo,
+// the stress harness and the test labs build their stacks here (Linux's equivalent is boot: the core, the host
 // controller driver, then the modules).
 import { CoreError, DriverModel } from './core/index.ts';
 import { childLog } from './log.ts';
@@ -26,6 +26,12 @@ export interface StackOptions {
    * then register, so the drivers bind devices already on the bus (a module loaded later).
    */
   order?: 'drivers-first' | 'host-first';
+  /**
+   * Attach the host while building (default true). false: register the driver sets now and
+   * attach the host when the caller calls attachHost() (the stress harness plugs its lab first,
+   * so the devices present at start enumerate against drivers already registered).
+   */
+  attachHost?: boolean;
   /** Close the host backend on close() (default true; false when its owner closes it, e.g. a mock lab). */
   closeHost?: boolean;
   /** Hotplug stream errors after start (default: logged). */
@@ -42,6 +48,8 @@ export interface UsbSerialStack {
   ports(): UsbSerialPort[];
   /** A ready port by ttyUSB name, stable path, by-id name or serial number (serial/port-resolver.ts). */
   findPort(name: string): UsbSerialPort;
+  /** Attaches the host backend to the usb bus, once (createStack does unless told not to). */
+  attachHost(): Promise<void>;
   /** Registers one more driver set (deregistered by close()). */
   register(set: UsbSerialDriverSet): Promise<UsbSerialRegistration>;
   /** Deregisters one registration of this stack. */
@@ -83,14 +91,14 @@ export async function createStack(options: StackOptions): Promise<UsbSerialStack
       await usb.stop();
       if (options.closeHost ?? true) await host.close().catch((err: unknown) => log.warn({ err }, 'closing the host backend failed'));
     })());
-  const attach = async () => {
-    await usb.attachBackend(host, options.onHotplugError);
-  };
+  let attached: Promise<void> | undefined;
+  const attach = () => (attached ??= usb.attachBackend(host, options.onHotplugError).then(() => undefined));
+  const attachNow = options.attachHost ?? true;
 
   try {
-    if (options.order === 'host-first') await attach();
+    if (attachNow && options.order === 'host-first') await attach();
     for (const set of options.driverSets ?? []) await register(set);
-    if (options.order !== 'host-first') await attach();
+    if (attachNow && options.order !== 'host-first') await attach();
     await usb.settled();
   } catch (err) {
     await close();
@@ -104,6 +112,10 @@ export async function createStack(options: StackOptions): Promise<UsbSerialStack
     registrations,
     ports: () => registrations.flatMap((r) => r.ports()).sort((a, b) => a.minor - b.minor),
     findPort: (name) => findPort(usb, name),
+    attachHost: async () => {
+      if (closing) throw new CoreError('ENODEV', 'the stack is closed');
+      await attach();
+    },
     register,
     deregister,
     settled: () => usb.settled(),

@@ -29,8 +29,8 @@ describe('stack: createStack', () => {
     await lab.flush();
     const stack = await createStack({ host: lab.backend, driverSets: lab.driverSets, closeHost: false });
     expect(stack.registrations.map((r) => r.name)).to.deep.equal(['ftdi_sio', 'pl2303', 'cp210x', 'ch341', 'cdc_acm']);
-    // FT232R, FT2232H (2), PL2303HX, FT232H, PL2303GC, CP2102, CP2105 (2), the Uno's CDC-ACM function; the custom-ID boards bind only through new_id.
-    expect(stack.ports().map((p) => p.name)).to.deep.equal(Array.from({ length: 10 }, (_, i) => `ttyUSB${i}`));
+    // FT232R, FT2232H (2), PL2303HX, FT232H, PL2303GC, CP2102, CP2105 (2), CH340, the Uno's CDC-ACM function; the custom-ID boards bind only through new_id.
+    expect(stack.ports().map((p) => p.name)).to.deep.equal(Array.from({ length: 11 }, (_, i) => `ttyUSB${i}`));
     expect(stack.findPort('LABFT232R').stablePath).to.equal('serial:LABFT232R:if0');
     expect(() => stack.findPort('LABFT2232H'), 'a two-port adapter').to.throw(AmbiguousPortError, "'LABFT2232H' names 2 usb-serial ports");
     expect(stack.findPort('serial:LABFT2232H:if1').serial.intf.interfaceNumber).to.equal(1);
@@ -59,6 +59,35 @@ describe('stack: createStack', () => {
     expect(await stack.deregister(reg).catch((e: unknown) => e)).to.have.property('code', 'ENODEV');
     await stack.close();
     await lab.close();
+  });
+
+  it('attachHost: false registers now and attaches when asked (once); a closed stack refuses to attach', async () => {
+    const lab = createMockLab({ driverSets: defaultDriverSets() });
+    const model = new DriverModel();
+    const stack = await createStack({ host: lab.backend, model, driverSets: [lab.driverSets[1]!], attachHost: false, closeHost: false });
+    expect(stack.model).to.equal(model);
+    expect(stack.registrations.map((r) => r.name)).to.deep.equal(['pl2303']);
+    lab.plugAll();
+    await lab.flush();
+    await stack.settled();
+    expect(stack.usb.bus.listDevices(), 'nothing enumerates before the host is attached').to.deep.equal([]);
+    await Promise.all([stack.attachHost(), stack.attachHost()]);
+    await stack.attachHost();
+    await stack.settled();
+    expect(stack.ports().map((p) => p.typeName)).to.deep.equal(['pl2303', 'pl2303']);
+    await stack.close();
+    expect(await stack.attachHost().catch((e: unknown) => e)).to.have.property('code', 'ENODEV');
+    await lab.close();
+  });
+
+  it('attachHost: false with a host that cannot start: attachHost rejects with its error, close still tears down', async () => {
+    const host = noUsbBackend();
+    const model = new DriverModel();
+    const stack = await createStack({ host, model, driverSets: defaultDriverSets(), attachHost: false });
+    expect(await stack.attachHost().catch((e: unknown) => e)).to.be.instanceOf(NoUsbSubsystemError);
+    await stack.close();
+    expect(host.closed).to.equal(1);
+    expect(model.attrs.list('bus/usb/drivers')).to.deep.equal([]);
   });
 
   it('a registration that fails undoes the ones before it and rejects', async () => {

@@ -11,41 +11,18 @@
 //     (acm_tty_set_termios); then DTR|RTS with SET_CONTROL_LINE_STATE (acm_port_dtr_rts), and 0 at
 //     close with HUPCL;
 //   break: SEND_BREAK 0xFFFF on, 0 off, only with bmCapabilities bit 2 (acm_tty_break_ctl returns
-//     EOPNOTSUPP otherwise; here a typed UnsupportedFeatureError through the capabilities).
+//     EOPNOTSUPP otherwise; here a typed UnsupportedFeatureError through the capabilities);
+//   unbind of an open port with the device still there: SET_CONTROL_LINE_STATE 0 (acm_disconnect
+//     hangs the tty up: tty_port_shutdown lowers DTR/RTS under HUPCL, the default termios, and
+//     acm_port_dtr_rts sends it whether or not the driver is going). The usb-serial drivers do
+//     not (usb_serial_disconnect marks the serial disconnected first, so dtr_rts is skipped).
 // Notifications (interrupt IN) are reassembled across packets; a SERIAL_STATE with wLength 2
-// updates DCD/DSR/RI; CTS is always reported asserted, as acm_tty_tiocmget does (the class has no
-// CTS bit). A break bit inserts a NUL flagged as break, as Linux's TTY_BREAK; Linux only counts
+// updates DCD/DSR/RI; until the first one the port reads DCD/DSR/RI clear (acm->ctrlin starts at
+// 0: the class has no request that reads them); CTS is always reported asserted, as
+// acm_tty_tiocmget does (the class has no CTS bit). A break bit inserts a NUL flagged as break, as Linux's TTY_BREAK; Linux only counts
 // framing, parity and overrun bits: here they reach the user as line errors on an empty data
 // chunk (position 0: the notification names no byte).
-import {
-  childLog,
-  defineUsbSerialDriver,
-  ProbeNoMatch,
-  registerUsbSerialDrivers,
-  SerialSettingsError,
-  UsbSerialControlError,
-  usbDevice,
-  usbDriverClaimInterface,
-  usbDriverReleaseInterface,
-  usbInterfaceInfo,
-  type AppliedSettings,
-  type ChipPort,
-  type ControlFailure,
-  type LineError,
-  type ModemLines,
-  type SerialSettings,
-  type UsbBus,
-  type UsbDeviceId,
-  type UsbDriver,
-  type UsbEndpointInfo,
-  type UsbInterface,
-  type UsbSerial,
-  type UsbSerialChipOps,
-  type UsbSerialControl,
-  type UsbSerialDriverSet,
-  type UsbSerialPort,
-  type UsbSerialRegistration,
-} from '../../src/serial/driver-api.ts';
+import { childLog, defineUsbSerialDriver, ProbeNoMatch, SerialSettingsError, UsbSerialControlError, usbDevice, usbDriverClaimInterface, usbDriverReleaseInterface, usbInterfaceInfo, type AppliedSettings, type ChipPort, type ControlFailure, type LineError, type ModemLines, type SerialSettings, type UsbDeviceId, type UsbDriver, type UsbEndpointInfo, type UsbInterface, type UsbSerialChipOps, type UsbSerialControl, type UsbSerialPort } from '../../src/serial/driver-api.ts';
 import { ACM_CAP, AcmDescriptorError, findAcmFunction, walkConfiguration, type AcmFunction } from './descriptors.ts';
 import { AcmLineCodingError, encodeAcmLineCoding } from './line-coding.ts';
 import { ACM_QUIRK_TABLE, type AcmQuirk } from './quirks.ts';
@@ -101,6 +78,14 @@ interface AcmPortState {
   ctrlin: number;
   breakOn: boolean;
   assembler: AcmNotificationAssembler;
+  /** Between open and close: a tty the unbind hangs up. */
+  open: boolean;
+}
+
+/** Per bound function: its control requests and its ports' states, for the hang-up at unbind. */
+interface AcmBinding {
+  readonly control: UsbSerialControl;
+  readonly ports: Set<AcmPortState>;
 }
 
 type Chip = ChipPort<CdcAcmAdapter, AcmPortState>;
@@ -110,7 +95,7 @@ export interface CdcAcmDriverOptions {
   onProbeError?(intf: UsbInterface, error: unknown): void;
 }
 
-const adapters = new WeakSet<CdcAcmAdapter>();
+const bindings = new WeakMap<CdcAcmAdapter, AcmBinding>();
 /** The 9600 8N1 acm_probe sends; also what the function is assumed to run until told otherwise. */
 const PROBE_LINE = encodeAcmLineCoding({ baudRate: 9600, stopBits: 1, parity: 'none', dataBits: 8 });
 
@@ -168,6 +153,32 @@ function modemLines(ctrlin: number): ModemLines {
   return { cts: true, dsr: (ctrlin & 0x02) !== 0, ri: (ctrlin & 0x08) !== 0, dcd: (ctrlin & 0x01) !== 0 };
 }
 
+/**
+ * The unbind of a function whose ports are open, with the device still there: DTR and RTS go low
+ * (Linux: acm_disconnect -> tty_vhangup -> tty_port_shutdown -> acm_port_dtr_rts(0)). A failure
+ * is logged: the unbind goes on, as Linux's does.
+ */
+async function hangUp(a: CdcAcmAdapter): Promise<void> {
+  const b = bindings.get(a);
+  bindings.delete(a);
+  const intf = a.controlInterface;
+  if (!b || intf.usbDevice.gone) return;
+  for (const st of b.ports) {
+    if (!st.open) continue;
+    st.open = false;
+    if (st.ctrlout === 0) continue;
+    st.ctrlout = 0;
+    try {
+      // Stopping the reads released the interface to abort them; WebUSB sends a request to an
+      // interface only while it is claimed, so it is claimed again (the bus releases it next).
+      if (intf.claimed) await intf.usbDevice.serialize(() => intf.usb.claimInterface(intf.interfaceNumber));
+      await b.control.serialize(() => classOut(b.control, a.fn.controlInterface, ACM_REQUEST.SET_CONTROL_LINE_STATE, 0, 'SET_CONTROL_LINE_STATE'));
+    } catch (err) {
+      log.debug({ err, adapter: intf.name }, 'dropping DTR/RTS at unbind failed');
+    }
+  }
+}
+
 // ---- the ops table --------------------------------------------------------------------------
 
 function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter, AcmPortState> {
@@ -209,7 +220,7 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
         await classOut(control, fn.controlInterface, ACM_REQUEST.SET_LINE_CODING, 0, 'SET_LINE_CODING', PROBE_LINE);
         const adapter: CdcAcmAdapter = Object.freeze({ fn, quirks, capabilities: fn.capabilities, controlInterface: intf, dataInterface, endpoints, usbDriver });
         log.debug({ adapter: intf.name, data: dataInterface.name, foundBy: fn.foundBy, caps: fn.capabilities, quirks }, 'CDC-ACM function bound');
-        adapters.add(adapter);
+        bindings.set(adapter, { control, ports: new Set() });
         return adapter;
       } catch (err) {
         if (claimed && usbDriver) await usbDriverReleaseInterface(usbDriver, claimed).catch(() => undefined);
@@ -218,6 +229,7 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
     },
 
     async release(a) {
+      await hangUp(a);
       if (a.dataInterface !== a.controlInterface) await usbDriverReleaseInterface(a.usbDriver, a.dataInterface);
     },
 
@@ -232,10 +244,15 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
       fixedInputs: { cts: true },
     }),
 
-    newPortState: () => ({ line: PROBE_LINE, ctrlout: 0, ctrlin: 0, breakOn: false, assembler: new AcmNotificationAssembler() }),
+    newPortState(a) {
+      const st: AcmPortState = { line: PROBE_LINE, ctrlout: 0, ctrlin: 0, breakOn: false, assembler: new AcmNotificationAssembler(), open: false };
+      bindings.get(a)?.ports.add(st);
+      return st;
+    },
 
     async open(c, settings) {
       lineFor(settings); // refuse before touching the device
+      c.state.open = true;
       // The assembler keeps a notification half read before the last close: the device still
       // has its tail queued on the endpoint.
       return setTermios(c, settings);
@@ -268,6 +285,7 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
 
     async close(c, { hupcl }) {
       const st = c.state;
+      st.open = false;
       const ifc = c.adapter.fn.controlInterface;
       await c.control.serialize(async () => {
         if (st.breakOn) {
@@ -308,29 +326,9 @@ function cdcAcmOps(options: CdcAcmDriverOptions): UsbSerialChipOps<CdcAcmAdapter
   };
 }
 
-/** Builds a cdc_acm serial driver (each instance keeps its own options). */
-export function createCdcAcmDriver(options: CdcAcmDriverOptions = {}) {
-  return defineUsbSerialDriver(cdcAcmOps(options)).spec;
-}
+const cdcAcm = defineUsbSerialDriver(cdcAcmOps);
 
-/** The default cdc_acm serial driver. */
-export const cdcAcmDriver = createCdcAcmDriver();
-
-/** The driver set for the default driver list. */
-export const cdcAcmDriverSet: UsbSerialDriverSet = Object.freeze({ name: CDC_ACM_DRIVER_NAME, specs: [cdcAcmDriver], ids: CDC_ACM_ID_TABLE });
-
-/** Registers cdc_acm on a usb bus (default: the default USB subsystem's). */
-export function registerCdcAcm(usbBus?: UsbBus): Promise<UsbSerialRegistration> {
-  return registerUsbSerialDrivers([cdcAcmDriver], CDC_ACM_DRIVER_NAME, CDC_ACM_ID_TABLE, usbBus ? { usbBus } : {});
-}
-
-/** The bound function of a CDC-ACM port or adapter, with the port's current settings; undefined if not one. */
-export function cdcAcmAdapterOf(target: UsbSerial | UsbSerialPort): (CdcAcmAdapter & { readonly settings: AppliedSettings | null }) | undefined {
-  const serial = 'serial' in target ? target.serial : target;
-  const a = (serial.driverData as { adapter?: CdcAcmAdapter } | undefined)?.adapter;
-  if (!a || !adapters.has(a)) return undefined;
-  const port = 'serial' in target ? target : serial.ports[0];
-  return { ...a, settings: port?.settings ?? null };
-}
-
-
+/** Builds a CDC-ACM serial driver (each instance keeps its own options). */
+export const createCdcAcmDriver = cdcAcm.create;
+/** The default driver, its driver set, its registration and the adapter accessor (the generic layer's registration tail). */
+export const { driver: cdcAcmDriver, driverSet: cdcAcmDriverSet, register: registerCdcAcm, adapterOf: cdcAcmAdapterOf } = cdcAcm;

@@ -4,17 +4,11 @@
 // than the endpoint's packet arrive in pieces; the assembler joins them as Linux's cdc-acm.c
 // `acm_ctrl_irq` does (it keeps a buffer until wLength + 8 bytes are in).
 
+import { CDC_SERIAL_STATE } from '../../src/serial/driver-api.ts';
+
 export const ACM_NOTIFICATION = Object.freeze({ NETWORK_CONNECTION: 0x00, RESPONSE_AVAILABLE: 0x01, SERIAL_STATE: 0x20 } as const);
 
-export const ACM_SERIAL_STATE = Object.freeze({
-  DCD: 0x01,
-  DSR: 0x02,
-  BREAK: 0x04,
-  RING: 0x08,
-  FRAMING: 0x10,
-  PARITY: 0x20,
-  OVERRUN: 0x40,
-} as const);
+export const ACM_SERIAL_STATE = CDC_SERIAL_STATE;
 
 export interface AcmSerialState {
   dcd: boolean;

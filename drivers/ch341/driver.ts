@@ -16,29 +16,7 @@
 // before any request (AppliedSettings promises the actual rate within 3%). 1.5 stop bits has no
 // encoding (Linux maps CSTOPB to 2): refused. Linux's ch341 has no flow control and no purge
 // request: only 'none' is offered, purge sends nothing.
-import {
-  childLog,
-  defineUsbSerialDriver,
-  registerUsbSerialDrivers,
-  SerialSettingsError,
-  transferErrorKind,
-  UsbSerialControlError,
-  type AppliedSettings,
-  type ChipPort,
-  type ControlFailure,
-  type ModemLines,
-  type SerialSettings,
-  type UsbBus,
-  type UsbEndpointInfo,
-  type UsbInterface,
-  type UsbSerial,
-  type UsbSerialChipOps,
-  type UsbSerialDriverSet,
-  type UsbSerialPort,
-  type UsbSerialRegistration,
-  usbDevice,
-  type UsbDeviceId,
-} from '../../src/serial/driver-api.ts';
+import { childLog, defineUsbSerialDriver, SerialSettingsError, transferErrorKind, UsbSerialControlError, type AppliedSettings, type ChipPort, type ControlFailure, type ModemLines, type SerialSettings, type UsbEndpointInfo, type UsbInterface, type UsbSerialChipOps, type UsbSerialPort, usbDevice, type UsbDeviceId } from '../../src/serial/driver-api.ts';
 import { Ch341BaudError, CH341_MIN_BPS, encodeCh341Baud, type Ch341BaudEncoding } from './baud.ts';
 import { CH341_LCR, CH341_LCR_MIN_VERSION, encodeCh341Lcr } from './lcr.ts';
 import { CH341_ID_TABLE as CH341_IDS, CH341_NBREAK_BITS, CH341_REG, CH341_REQUEST } from './requests.ts';
@@ -120,7 +98,6 @@ export interface Ch341DriverOptions {
   onProbeError?(intf: UsbInterface, error: unknown): void;
 }
 
-const adapters = new WeakSet<Ch341Adapter>();
 
 const hex4 = (n: number) => `0x${n.toString(16).padStart(4, '0')}`;
 
@@ -266,7 +243,6 @@ function ch341Ops(options: Ch341DriverOptions): UsbSerialChipOps<Ch341Adapter, C
           endpoints,
         });
         log.debug({ adapter: intf.name, version, quirky }, 'CH341 configured');
-        adapters.add(adapter);
         return adapter;
       } catch (err) {
         return reportProbeError(intf, err);
@@ -404,27 +380,9 @@ async function restore(c: Chip): Promise<void> {
   st.breakOn = false;
 }
 
+const ch341 = defineUsbSerialDriver(ch341Ops);
+
 /** Builds a CH341 serial driver (each instance keeps its own options). */
-export function createCh341Driver(options: Ch341DriverOptions = {}) {
-  return defineUsbSerialDriver(ch341Ops(options)).spec;
-}
-
-/** The default ch341 serial driver. */
-export const ch341Driver = createCh341Driver();
-
-/** The driver set for the default driver list. */
-export const ch341DriverSet: UsbSerialDriverSet = Object.freeze({ name: CH341_DRIVER_NAME, specs: [ch341Driver], ids: CH341_ID_TABLE });
-
-/** Registers ch341 on a usb bus (default: the default USB subsystem's). */
-export function registerCh341(usbBus?: UsbBus): Promise<UsbSerialRegistration> {
-  return registerUsbSerialDrivers([ch341Driver], CH341_DRIVER_NAME, CH341_ID_TABLE, usbBus ? { usbBus } : {});
-}
-
-/** The detected chip of a CH341 port or adapter, with the port's current settings; undefined if not one. */
-export function ch341AdapterOf(target: UsbSerial | UsbSerialPort): (Ch341Adapter & { readonly settings: AppliedSettings | null }) | undefined {
-  const serial = 'serial' in target ? target.serial : target;
-  const a = (serial.driverData as { adapter?: Ch341Adapter } | undefined)?.adapter;
-  if (!a || !adapters.has(a)) return undefined;
-  const port = 'serial' in target ? target : serial.ports[0];
-  return { ...a, settings: port?.settings ?? null };
-}
+export const createCh341Driver = ch341.create;
+/** The default driver, its driver set, its registration and the adapter accessor (the generic layer's registration tail). */
+export const { driver: ch341Driver, driverSet: ch341DriverSet, register: registerCh341, adapterOf: ch341AdapterOf } = ch341;

@@ -26,30 +26,7 @@
 //     (Linux forces CS8 and returns -ENOTTY for break); 1.5 stop bits (AN571 code 1) are sent,
 //     which termios cannot ask for. DTR/DSR flow control is refused, as Linux never sets it.
 //   - A break still held at close is released before PURGE.
-import {
-  childLog,
-  defineUsbSerialDriver,
-  registerUsbSerialDrivers,
-  SerialSettingsError,
-  transferErrorKind,
-  UsbSerialControlError,
-  PortDisconnectedError,
-  type AppliedSettings,
-  type ChipPort,
-  type ControlSetup,
-  type LineError,
-  type ModemLines,
-  type SerialSettings,
-  type UsbBus,
-  type UsbEndpointInfo,
-  type UsbInterface,
-  type UsbSerial,
-  type UsbSerialChipOps,
-  type UsbSerialControl,
-  type UsbSerialDriverSet,
-  type UsbSerialPort,
-  type UsbSerialRegistration,
-} from '../../src/serial/driver-api.ts';
+import { childLog, defineUsbSerialDriver, SerialSettingsError, transferErrorKind, UsbSerialControlError, PortDisconnectedError, type AppliedSettings, type ChipPort, type ControlSetup, type LineError, type ModemLines, type SerialSettings, type UsbEndpointInfo, type UsbInterface, type UsbSerialChipOps, type UsbSerialControl } from '../../src/serial/driver-api.ts';
 import { Cp210xBaudError, encodeCp210xBaud } from './baud.ts';
 import { Cp210xEndpointError } from './errors.ts';
 import { Cp210xEventParser } from './events.ts';
@@ -147,7 +124,6 @@ export interface Cp210xDriverOptions {
   onProbeError?(intf: UsbInterface, error: unknown): void;
 }
 
-const adapters = new WeakSet<Cp210xAdapter>();
 
 // ---- requests -----------------------------------------------------------------------------
 
@@ -381,7 +357,6 @@ function cp210xOps(options: Cp210xDriverOptions): UsbSerialChipOps<Cp210xAdapter
           endpoints,
         });
         log.debug({ intf: intf.name, part: describe(adapter), firmware }, 'CP210x detected');
-        adapters.add(adapter);
         return adapter;
       } catch (err) {
         return reportProbeError(intf, err);
@@ -497,27 +472,9 @@ function cp210xOps(options: Cp210xDriverOptions): UsbSerialChipOps<Cp210xAdapter
   };
 }
 
-/** Builds a cp210x serial driver (each instance keeps its own options). */
-export function createCp210xDriver(options: Cp210xDriverOptions = {}) {
-  return defineUsbSerialDriver(cp210xOps(options)).spec;
-}
+const cp210x = defineUsbSerialDriver(cp210xOps);
 
-/** The default cp210x serial driver. */
-export const cp210xDriver = createCp210xDriver();
-
-/** The driver set for the default driver list: usb driver name, serial drivers, IDs. */
-export const cp210xDriverSet: UsbSerialDriverSet = Object.freeze({ name: CP210X_DRIVER_NAME, specs: [cp210xDriver], ids: CP210X_ID_TABLE });
-
-/** Registers cp210x on a usb bus (default: the default USB subsystem's). */
-export function registerCp210x(usbBus?: UsbBus): Promise<UsbSerialRegistration> {
-  return registerUsbSerialDrivers([cp210xDriver], CP210X_DRIVER_NAME, CP210X_ID_TABLE, usbBus ? { usbBus } : {});
-}
-
-/** The detected part of a CP210x port or interface, with the port's current settings; undefined if not one. */
-export function cp210xAdapterOf(target: UsbSerial | UsbSerialPort): (Cp210xAdapter & { readonly settings: AppliedSettings | null }) | undefined {
-  const serial = 'serial' in target ? target.serial : target;
-  const a = (serial.driverData as { adapter?: Cp210xAdapter } | undefined)?.adapter;
-  if (!a || !adapters.has(a)) return undefined;
-  const port = 'serial' in target ? target : serial.ports[0];
-  return { ...a, settings: port?.settings ?? null };
-}
+/** Builds a CP210x serial driver (each instance keeps its own options). */
+export const createCp210xDriver = cp210x.create;
+/** The default driver, its driver set, its registration and the adapter accessor (the generic layer's registration tail). */
+export const { driver: cp210xDriver, driverSet: cp210xDriverSet, register: registerCp210x, adapterOf: cp210xAdapterOf } = cp210x;

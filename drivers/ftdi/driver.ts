@@ -8,28 +8,7 @@
 // refused, with a typed error) before anything goes to the chip. Each bulk IN packet starts with
 // two status bytes: modem lines and line errors come from there, and drain reads the
 // transmitter-empty bit (TEMT) as ftdi_tx_empty does.
-import {
-  childLog,
-  defineUsbSerialDriver,
-  readDeviceDescriptor,
-  registerUsbSerialDrivers,
-  SerialSettingsError,
-  transferErrorKind,
-  type AppliedSettings,
-  type ChipPort,
-  type ControlFailure,
-  type LineError,
-  type ModemLines,
-  type SerialSettings,
-  type UsbBus,
-  type UsbEndpointInfo,
-  type UsbSerial,
-  type UsbSerialChipOps,
-  type UsbSerialControl,
-  type UsbSerialDriverSet,
-  type UsbSerialPort,
-  type UsbSerialRegistration,
-} from '../../src/serial/driver-api.ts';
+import { childLog, defineUsbSerialDriver, readDeviceDescriptor, SerialSettingsError, transferErrorKind, type AppliedSettings, type ChipPort, type ControlFailure, type LineError, type ModemLines, type SerialSettings, type UsbEndpointInfo, type UsbSerialChipOps, type UsbSerialControl, type UsbSerialPort } from '../../src/serial/driver-api.ts';
 import { FtdiBaudError } from './baud.ts';
 import { detectFtdiChip, ftdiChannel, ftdiChipInfo, type FtdiChip, type FtdiChipInfo } from './chips.ts';
 import { FtdiControlError, FtdiProbeError } from './errors.ts';
@@ -360,30 +339,11 @@ const ftdiOps: UsbSerialChipOps<FtdiAdapter, FtdiPortState> = {
   },
 };
 
-const ftdi = defineUsbSerialDriver(ftdiOps);
+const ftdi = defineUsbSerialDriver(() => ftdiOps);
 
-/** The ftdi_sio serial driver. */
-export const ftdiDriver = ftdi.spec;
+/** The default driver, its driver set, its registration and the adapter accessor (the generic layer's registration tail). */
+export const { driver: ftdiDriver, driverSet: ftdiDriverSet, register: registerFtdi, adapterOf: ftdiAdapterOf } = ftdi;
 /** The same driver under the name the earlier API used. */
 export const ftdiSerialDriver = ftdiDriver;
-
-/** The driver set for the default driver list: usb driver name, serial drivers, IDs. */
-export const ftdiDriverSet: UsbSerialDriverSet = Object.freeze({ name: FTDI_DRIVER_NAME, specs: [ftdiDriver], ids: FTDI_IDS });
-
-/** Registers ftdi_sio on a usb bus (default: the default USB subsystem's). */
-export function registerFtdi(usbBus?: UsbBus): Promise<UsbSerialRegistration> {
-  return registerUsbSerialDrivers([ftdiDriver], FTDI_DRIVER_NAME, FTDI_IDS, usbBus ? { usbBus } : {});
-}
-
-/** The detected chip of a port or interface ftdi_sio drives, with the port's current settings. */
-export function ftdiAdapterOf(target: UsbSerial | UsbSerialPort): (FtdiAdapter & { readonly settings: AppliedSettings | null }) | undefined {
-  const a = ftdi.adapterOf(target);
-  if (!a) return undefined;
-  const port = 'serial' in target ? target : target.ports[0];
-  return { ...a, settings: port?.settings ?? null };
-}
-
 /** A bound ftdi_sio port as the chip ops see it (for the FTDI-only controls in port-control.ts). */
-export function ftdiChipOf(port: UsbSerialPort): Chip | undefined {
-  return ftdi.chipOf(port);
-}
+export const ftdiChipOf = ftdi.chipOf;

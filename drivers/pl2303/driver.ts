@@ -9,27 +9,7 @@
 // (100 ms timeout) before its first answer, because the chip sends its current lines when the
 // host opens the port. This driver does the same: until the first notification after open,
 // getModemLines waits for it (at most INITIAL_STATUS_MS).
-import {
-  childLog,
-  defineUsbSerialDriver,
-  readDeviceDescriptor,
-  registerUsbSerialDrivers,
-  SerialSettingsError,
-  transferErrorKind,
-  type AppliedSettings,
-  type ChipPort,
-  type LineError,
-  type ModemLines,
-  type SerialSettings,
-  type UsbBus,
-  type UsbInterface,
-  type UsbSerial,
-  type UsbSerialChipOps,
-  type UsbSerialDriverSet,
-  type UsbSerialPort,
-  type UsbSerialRegistration,
-  type UsbEndpointInfo,
-} from '../../src/serial/driver-api.ts';
+import { childLog, defineUsbSerialDriver, readDeviceDescriptor, SerialSettingsError, transferErrorKind, type AppliedSettings, type ChipPort, type LineError, type ModemLines, type SerialSettings, type UsbInterface, type UsbSerialChipOps, type UsbEndpointInfo } from '../../src/serial/driver-api.ts';
 import { encodePl2303Baud, encodePl2303LineCoding, Pl2303BaudError, PL2303_LINE_CODING_LENGTH, samePl2303LineCoding } from './baud.ts';
 import { Pl2303EndpointError, Pl2303LineSettingsError } from './errors.ts';
 import { PL2303_ID_TABLE, pl2303IdInfo } from './ids.ts';
@@ -106,7 +86,6 @@ export interface Pl2303DriverOptions {
   onProbeError?(intf: UsbInterface, error: unknown): void;
 }
 
-const adapters = new WeakSet<Pl2303Adapter>();
 const requestsOf = new WeakMap<Pl2303Adapter, Pl2303Requests>();
 
 // ---- settings -----------------------------------------------------------------------------
@@ -263,7 +242,6 @@ function pl2303Ops(options: Pl2303DriverOptions): UsbSerialChipOps<Pl2303Adapter
         });
         log.debug({ adapter: intf.name, type: adapter.type, quirks }, 'PL2303 detected');
         await startup(io);
-        adapters.add(adapter);
         requestsOf.set(adapter, io);
         return adapter;
       } catch (err) {
@@ -414,27 +392,9 @@ async function startup(io: Pl2303Requests): Promise<void> {
   }
 }
 
+const pl2303 = defineUsbSerialDriver(pl2303Ops);
+
 /** Builds a PL2303 serial driver (each instance keeps its own options). */
-export function createPl2303Driver(options: Pl2303DriverOptions = {}) {
-  return defineUsbSerialDriver(pl2303Ops(options)).spec;
-}
-
-/** The default pl2303 serial driver. */
-export const pl2303Driver = createPl2303Driver();
-
-/** The driver set for the default driver list: usb driver name, serial drivers, IDs. */
-export const pl2303DriverSet: UsbSerialDriverSet = Object.freeze({ name: PL2303_DRIVER_NAME, specs: [pl2303Driver], ids: PL2303_ID_TABLE });
-
-/** Registers pl2303 on a usb bus (default: the default USB subsystem's). */
-export function registerPl2303(usbBus?: UsbBus): Promise<UsbSerialRegistration> {
-  return registerUsbSerialDrivers([pl2303Driver], PL2303_DRIVER_NAME, PL2303_ID_TABLE, usbBus ? { usbBus } : {});
-}
-
-/** The detected chip of a PL2303 port or adapter, with the port's current settings; undefined if not one. */
-export function pl2303AdapterOf(target: UsbSerial | UsbSerialPort): (Pl2303Adapter & { readonly settings: AppliedSettings | null }) | undefined {
-  const serial = 'serial' in target ? target.serial : target;
-  const a = (serial.driverData as { adapter?: Pl2303Adapter } | undefined)?.adapter;
-  if (!a || !adapters.has(a)) return undefined;
-  const port = 'serial' in target ? target : serial.ports[0];
-  return { ...a, settings: port?.settings ?? null };
-}
+export const createPl2303Driver = pl2303.create;
+/** The default driver, its driver set, its registration and the adapter accessor (the generic layer's registration tail). */
+export const { driver: pl2303Driver, driverSet: pl2303DriverSet, register: registerPl2303, adapterOf: pl2303AdapterOf } = pl2303;

@@ -1,6 +1,7 @@
 // PL2303 control requests, register sequences and the interrupt status byte, as data.
 // Values from Linux's drivers/usb/serial/pl2303.c; nothing here does I/O.
 import { pl2303TypeInfo, type Pl2303Type } from './types.ts';
+import { CDC_SERIAL_STATE } from '../../src/serial/driver-api.ts';
 
 /** bmRequestType / bRequest pairs. HXN uses its own vendor bRequests (0x81 read, 0x80 write). */
 export const PL2303_REQUESTS = Object.freeze({
@@ -202,18 +203,10 @@ export function purgeSteps(
   return out;
 }
 
-// Interrupt-IN notification: 10 bytes, the UART status byte at offset 8.
+// Interrupt-IN notification: 10 bytes, the UART status byte at offset 8. Bits 0-6 are CDC's
+// SERIAL_STATE bitmap; the chip adds CTS in bit 7 (Linux pl2303.c UART_*).
 export const PL2303_STATUS_INDEX = 8;
-export const PL2303_STATUS = Object.freeze({
-  DCD: 0x01,
-  DSR: 0x02,
-  BREAK: 0x04,
-  RING: 0x08,
-  FRAMING: 0x10,
-  PARITY: 0x20,
-  OVERRUN: 0x40,
-  CTS: 0x80,
-});
+export const PL2303_STATUS = Object.freeze({ ...CDC_SERIAL_STATE, CTS: 0x80 } as const);
 /** Modem-line bits (a change in these wakes modem-status waiters). */
 export const PL2303_STATUS_MSR_MASK = 0x8b;
 /** Error bits: they apply to the next bulk read only, then are cleared. */

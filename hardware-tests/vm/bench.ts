@@ -1,33 +1,28 @@
 // `npm run bench:vm`: our userspace FTDI driver on each `usb` backend against the kernel's
 // ftdi_sio + /dev/ttyUSB0 with node-serialport, side by side in one guest on the same emulated
-// device (see jobs/bench.ts). JSON lines {name, value, unit, ...} on stdout; progress on stderr.
+// device (see jobs/bench.ts). The paths take turns round by round; each figure is the median
+// over rounds with min and max, and each ratio to the kernel path is the median of the
+// per-round ratios (a busy stretch on the shared host then weighs on both sides of a ratio).
+// JSON lines {name, value, unit, min, max, rounds, ...} on stdout; progress on stderr.
 //
 // What limits the figures (so read them as relative, not as the chip's speed): QEMU's emulated
 // FTDI does not pace by baud, buffers at most 496 bytes, and reads its chardev again only when
 // QEMU's main loop wakes; under TCG the guest CPU is slow (one `usb` 3.x read in flight used a
 // whole vCPU). USB_HARNESS_VM_WAKE=1 wakes QEMU's main loop with a 1 kHz QMP query-status from
 // the host (same for every path), which lifts the chardev limit so the paths' own costs show.
-// Options: USB_HARNESS_VM_BENCH_BYTES (default 1 MiB), _RUNS (3), _PLUGS (3), _PATHS.
-import { emit, round } from '../../bench/report.ts';
+// Options: USB_HARNESS_VM_BENCH_BYTES (default 1 MiB), _ROUNDS (5), _PATHS (kernel,libusb,nusb),
+// _PROFILE=<host dir>: a CPU profile of every echo window in the guest (node's inspector; it
+// slows the guest's node down, so the figures of such a run are not the ones to quote), copied
+// into that directory as <path>.round<n>.cpuprofile.
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { emit, roundRatios, spread } from '../../bench/report.ts';
+import type { TurnResult } from './jobs/bench.ts';
 import { echoPeer } from './peers.ts';
 import { formatTimings, withGuest } from './runner.ts';
 import { prepareVm, VmUnavailableError } from './setup.ts';
 
-interface PathResult {
-  path: string;
-  kBps: number[];
-  cpuMsPerMiB: number[];
-  plugToEchoMs: number[];
-  appearToEchoMs: number[];
-  errors: string[];
-}
-
 const env = process.env;
-const median = (xs: number[]) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 try {
   await prepareVm();
@@ -40,24 +35,35 @@ try {
 }
 
 const wake = env.USB_HARNESS_VM_WAKE === '1';
+const profileDir = env.USB_HARNESS_VM_BENCH_PROFILE;
 const run = await withGuest(
   {
     devices: [{ id: 'ftdi' }],
     job: 'hardware-tests/vm/jobs/bench.ts',
     env: {
       VM_BENCH_BYTES: env.USB_HARNESS_VM_BENCH_BYTES ?? String(1 << 20),
-      VM_BENCH_RUNS: env.USB_HARNESS_VM_BENCH_RUNS ?? '3',
-      VM_BENCH_PLUGS: env.USB_HARNESS_VM_BENCH_PLUGS ?? '3',
+      VM_BENCH_ROUNDS: env.USB_HARNESS_VM_BENCH_ROUNDS ?? '5',
       VM_BENCH_PATHS: env.USB_HARNESS_VM_BENCH_PATHS ?? 'kernel,libusb,nusb',
+      VM_BENCH_PROFILE: profileDir ? '1' : '0',
     },
-    timeoutMs: 900_000,
+    timeoutMs: 1_800_000,
     onLine: (l) => process.stderr.write(`  [guest] ${l}\n`),
   },
   async (guest) => {
     const peer = echoPeer(await guest.serial('ftdi'));
-    await guest.channel.next('ready', 120_000);
+    // Boot under TCG on a busy host can take minutes: the run's own timeout bounds it.
+    await guest.channel.next('ready', 600_000);
     let waker: NodeJS.Timeout | undefined;
     if (wake) waker = setInterval(() => void guest.qmp.execute('query-status').catch(() => undefined), 1);
+    if (profileDir) {
+      guest.channel.handle('profiles-written', () => {
+        const from = join(guest.dir, 'prof');
+        mkdirSync(profileDir, { recursive: true });
+        if (existsSync(from)) cpSync(from, profileDir, { recursive: true });
+        process.stderr.write(`bench:vm profiles copied to ${profileDir}\n`);
+        return true;
+      });
+    }
     // Runs until the guest powers off; the waker stops with the runner's teardown.
     return { peer, stop: () => clearInterval(waker) };
   },
@@ -69,22 +75,37 @@ if (run.status !== 0) {
   throw new Error(`bench job exited ${run.status}`);
 }
 
-const { bytes, results, unhandled } = run.result as { bytes: number; results: PathResult[]; unhandled: number };
+const { bytes, rounds, paths, turns, unhandled } = run.result as { bytes: number; rounds: number; paths: string[]; turns: TurnResult[]; unhandled: number };
 if (unhandled) process.stderr.write(`bench:vm ${unhandled} unhandled rejection(s) in the guest job (a bug: see its log)\n`);
-const ctx = { bytes, wake, accel: env.USB_HARNESS_VM_ACCEL ?? 'tcg' };
-const byPath = new Map(results.map((r) => [r.path, r]));
-for (const r of results) {
-  if (r.errors.length) process.stderr.write(`bench:vm ${r.path}: ${r.errors.join('; ')}\n`);
-  emit({ name: `vm.echo_throughput.${r.path}`, value: round(median(r.kBps), 0), unit: 'kB/s', runs: r.kBps.map((x) => round(x, 0)), ...ctx });
-  emit({ name: `vm.echo_cpu.${r.path}`, value: round(median(r.cpuMsPerMiB), 0), unit: 'ms/MiB', note: 'guest node process CPU (user+sys) per MiB echoed; kernel-side work not included', ...ctx });
-  emit({ name: `vm.plug_to_echo.${r.path}`, value: round(median(r.plugToEchoMs), 0), unit: 'ms', runs: r.plugToEchoMs.map((x) => round(x, 0)), ...ctx });
-  emit({ name: `vm.appear_to_echo.${r.path}`, value: round(median(r.appearToEchoMs), 1), unit: 'ms', runs: r.appearToEchoMs.map((x) => round(x, 1)), ...ctx });
+for (const t of turns) if (t.errors.length) process.stderr.write(`bench:vm round ${t.round} ${t.path}: ${t.errors.join('; ')}\n`);
+const ctx = { bytes, wake, accel: env.USB_HARNESS_VM_ACCEL ?? 'tcg', interleaved: paths.join(',') };
+
+type Figure = 'kBps' | 'guestCpuMsPerMiB' | 'processCpuMsPerMiB' | 'plugToEchoMs' | 'appearToEchoMs';
+const FIGURES: readonly { key: Figure; name: string; unit: string; digits: number; note?: string }[] = [
+  { key: 'kBps', name: 'echo_throughput', unit: 'kB/s', digits: 0 },
+  { key: 'guestCpuMsPerMiB', name: 'echo_cpu', unit: 'ms/MiB', digits: 0, note: 'all guest CPU over the echo window (/proc/stat, all CPUs, user+nice+system+irq+softirq) per MiB echoed' },
+  { key: 'processCpuMsPerMiB', name: 'echo_process_cpu', unit: 'ms/MiB', digits: 0, note: "the guest node process's CPU (user+sys) per MiB echoed" },
+  { key: 'plugToEchoMs', name: 'plug_to_echo', unit: 'ms', digits: 0 },
+  { key: 'appearToEchoMs', name: 'appear_to_echo', unit: 'ms', digits: 1 },
+];
+/** The figure in the rounds where it was measured, keyed by round. */
+const values = (path: string, key: Figure) => new Map(turns.filter((t) => t.path === path && t[key] !== undefined).map((t) => [t.round, t[key]!]));
+
+for (const path of paths) {
+  for (const f of FIGURES) {
+    const v = [...values(path, f.key).values()];
+    if (v.length) emit({ name: `vm.${f.name}.${path}`, unit: f.unit, ...spread(v, f.digits), ...(f.note ? { note: f.note } : {}), ...ctx });
+  }
 }
-const kernel = byPath.get('kernel');
-if (kernel) {
-  for (const r of results.filter((x) => x.path !== 'kernel')) {
-    emit({ name: `vm.echo_throughput_ratio.${r.path}_vs_kernel`, value: round(median(r.kBps) / median(kernel.kBps), 2), unit: 'x', ...ctx });
-    emit({ name: `vm.plug_to_echo_ratio.${r.path}_vs_kernel`, value: round(median(r.plugToEchoMs) / median(kernel.plugToEchoMs), 2), unit: 'x', ...ctx });
-    emit({ name: `vm.appear_to_echo_ratio.${r.path}_vs_kernel`, value: round(median(r.appearToEchoMs) / median(kernel.appearToEchoMs), 2), unit: 'x', ...ctx });
+if (paths.includes('kernel')) {
+  for (const path of paths.filter((p) => p !== 'kernel')) {
+    for (const f of FIGURES) {
+      const mine = values(path, f.key);
+      const kernel = values('kernel', f.key);
+      // Only rounds where both sides measured: a ratio across rounds would not be fair.
+      const both = [...mine.keys()].filter((r) => kernel.has(r));
+      if (both.length === 0) continue;
+      emit({ name: `vm.${f.name}_ratio.${path}_vs_kernel`, unit: 'x', ...roundRatios(both.map((r) => mine.get(r)!), both.map((r) => kernel.get(r)!), 2), of: `${path} / kernel per round`, ...ctx, roundsPlanned: rounds });
+    }
   }
 }

@@ -26,6 +26,8 @@ export interface UsbSerialSpec {
   plugged?: boolean;
   /** iSerialNumber the emulated chip reports. */
   serial?: string;
+  /** QEMU physical port on xhci.0: '1.2' is port 2 of a hub on root port 1 (default: any free root port). */
+  port?: string;
 }
 
 export interface GuestOptions {
@@ -46,6 +48,8 @@ export interface GuestOptions {
   udev?: boolean;
   /** Extra guest kernel modules to load before the job. */
   modules?: string[];
+  /** Other USB devices, as `-device` values, added after the controller and before the serial devices (hubs first). */
+  usbDevices?: string[];
   /** Each line the job prints, as it comes (default: printed when USB_HARNESS_VM_VERBOSE is set). */
   onLine?: (line: string) => void;
 }
@@ -203,7 +207,7 @@ function accelArgs(): string[] {
 function deviceArgs(d: UsbSerialSpec): Record<string, unknown> {
   // always-plugged: attached whether or not the host side has the socket open (QEMU otherwise
   // plugs the device only while its chardev is connected).
-  return { driver: 'usb-serial', id: d.id, chardev: `${d.id}-uart`, bus: 'xhci.0', 'always-plugged': true, ...(d.serial ? { serial: d.serial } : {}) };
+  return { driver: 'usb-serial', id: d.id, chardev: `${d.id}-uart`, bus: 'xhci.0', ...(d.port ? { port: d.port } : {}), 'always-plugged': true, ...(d.serial ? { serial: d.serial } : {}) };
 }
 
 function qemuArgs(assets: VmAssets, dir: string, opts: GuestOptions): string[] {
@@ -231,6 +235,7 @@ function qemuArgs(assets: VmAssets, dir: string, opts: GuestOptions): string[] {
     '-device', 'virtconsole,chardev=ctl,name=ctl',
     '-device', 'qemu-xhci,id=xhci',
   ];
+  for (const u of opts.usbDevices ?? []) args.push('-device', u);
   for (const d of opts.devices ?? []) {
     args.push('-chardev', `socket,id=${d.id}-uart,path=${join(dir, `${d.id}.sock`)},server=on,wait=off`);
     if (d.plugged !== false) {

@@ -15,8 +15,12 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export const VM_DIR = join(REPO_ROOT, 'hardware-tests/vm');
 export const CACHE_DIR = process.env.USB_HARNESS_VM_CACHE ?? join(REPO_ROOT, '.vm');
 
-/** Debian packages the host needs (QEMU itself; busybox, kmod and cpio for the initramfs; socat for poking sockets by hand). */
-export const HOST_PACKAGES = ['qemu-system-x86', 'busybox-static', 'kmod', 'cpio', 'socat', 'xz-utils'] as const;
+/**
+ * Debian packages the host needs: QEMU itself; busybox, kmod and cpio for the initramfs; socat for
+ * poking sockets by hand; tshark, which reads the guest's captures on the host (capture.vmtest.ts);
+ * usbip, the USB/IP tools the guest runs from the host's / (usbip.vmtest.ts).
+ */
+export const HOST_PACKAGES = ['qemu-system-x86', 'busybox-static', 'kmod', 'cpio', 'socat', 'xz-utils', 'tshark', 'usbip'] as const;
 
 /** Modules the initramfs loads to reach the root filesystem (the rest load from it, by modprobe). */
 const INITRAMFS_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay'] as const;

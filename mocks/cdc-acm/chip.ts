@@ -46,7 +46,8 @@ export class CdcAcmChip implements MockBehaviour {
   private rts = false;
   private breakOn = false;
   private cancelBreak: (() => void) | null = null;
-  private notes: number[] = [];
+  /** Notifications not yet sent, each its own transfer (a short or zero-length packet ends it). */
+  private notes: number[][] = [];
   private out: number[] = [];
   private lastFull = false;
   private zlpDue = false;
@@ -137,8 +138,12 @@ export class CdcAcmChip implements MockBehaviour {
 
   onIn(ep: number, max: number): InReply {
     if (ep === this.board.notifyEndpoint) {
-      if (this.notes.length === 0) return undefined;
-      const pkt = Uint8Array.from(this.notes.splice(0, Math.min(max, this.board.notifyPacket)));
+      // One notification per transfer, in packets of the endpoint's size, as LUFA's
+      // CDC_Device_SendControlLineStateChange writes it: two are never packed into one packet.
+      const note = this.notes[0];
+      if (!note) return undefined;
+      const pkt = Uint8Array.from(note.splice(0, Math.min(max, this.board.notifyPacket)));
+      if (note.length === 0) this.notes.shift();
       return pkt;
     }
     if (ep !== this.board.bulkIn) return 'stall';
@@ -204,7 +209,7 @@ export class CdcAcmChip implements MockBehaviour {
 
   private notify(state: number): void {
     const n = this.board.commInterface;
-    this.notes.push(0xa1, 0x20, 0, 0, n, 0, 2, 0, state & 0xff, state >> 8);
+    this.notes.push([0xa1, 0x20, 0, 0, n, 0, 2, 0, state & 0xff, state >> 8]);
     this.stats.notifications++;
     this.ctx?.inReady(this.board.notifyEndpoint);
   }

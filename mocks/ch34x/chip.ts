@@ -9,7 +9,11 @@
 // - a WRITE_REG whose baud pair the chip cannot run stalls and keeps the old registers;
 // - the quirky part has no register 0x05: any READ_REG/WRITE_REG naming it stalls;
 // - received bytes with line errors are passed on as received (the chip has no error path);
-// - changes of the modem inputs not yet reported merge into one packet with the multiple-change bit.
+// - changes of the modem inputs not yet reported merge into one packet with the multiple-change bit;
+// - a bulk IN transfer that stopped on a full packet is ended by a zero-length packet once the chip
+//   has had nothing to send for 1 ms. Linux's ch341 reads 512-byte transfers (bulk_in_size), which
+//   complete only on a short packet or when full, so a chip that merely paused after a full
+//   packet would leave those bytes in the host's transfer until more came.
 import type { ControlReply, ControlSetup, InReply, MockBehaviour, MockDeviceContext, OutReply } from '../device.ts';
 import { UartPort, type InputPins, type LineSettings, type UartPortOptions } from '../uart.ts';
 import { ch34xChipBaud, Ch34xChipBaudRejected } from './baud.ts';
@@ -33,13 +37,17 @@ export class Ch34xChip implements MockBehaviour {
   readonly refusals: Ch34xChipRefusal[] = [];
   readonly rejectedBauds: Ch34xChipBaudRejected[] = [];
   readonly registers = new Map<number, number>();
-  readonly stats = { serialInits: 0, interruptPackets: 0 };
+  readonly stats = { serialInits: 0, interruptPackets: 0, zeroLengthPackets: 0 };
   private ctx: MockDeviceContext | null = null;
   private dtr = false;
   private rts = false;
   private pendingStatus: { mult: boolean } | null = null;
   private gate: (() => void)[] = [];
   private power = 0;
+  /** The last bulk IN packet was a full one: the transfer it went into may still be open. */
+  private lastFull = false;
+  private zlpDue = false;
+  private cancelZlp: (() => void) | null = null;
 
   constructor(readonly part: Ch34xPartInfo, options: Ch34xChipOptions = {}) {
     this.uart = new UartPort({ name: `ch34x-${part.part.toLowerCase()}`, ...options.uart });
@@ -79,6 +87,9 @@ export class Ch34xChip implements MockBehaviour {
     this.uart.reset();
     this.dtr = this.rts = false;
     this.pendingStatus = null;
+    this.cancelZlp?.();
+    this.cancelZlp = null;
+    this.lastFull = this.zlpDue = false;
     this.wake();
   }
 
@@ -137,10 +148,35 @@ export class Ch34xChip implements MockBehaviour {
       return Uint8Array.of(0x08, st.mult ? 0x04 : 0x00, this.statusByte(), 0xee).subarray(0, max);
     }
     if (ep !== CH34X_EP_BULK_IN) return 'stall';
+    if (this.zlpDue) {
+      this.zlpDue = this.lastFull = false;
+      this.stats.zeroLengthPackets++;
+      return new Uint8Array(0);
+    }
+    if (!this.sendable()) {
+      if (this.lastFull) this.armZlp();
+      return undefined;
+    }
+    const data = this.uart.read(max).data;
+    this.lastFull = data.length === max;
+    return data;
+  }
+
+  /** Received bytes the chip sends now: a version above 0x27 without the 0x80 flag in register 0x12 holds them until 32 are in. */
+  private sendable(): boolean {
     const n = this.uart.rxAvailable;
-    if (n === 0) return undefined;
-    if (this.part.version > 0x27 && !(this.reg(0x12) & 0x80) && n < 32) return undefined; // holds until a full packet
-    return this.uart.read(max).data;
+    return n > 0 && !(this.part.version > 0x27 && !(this.reg(0x12) & 0x80) && n < 32);
+  }
+
+  private armZlp(): void {
+    if (this.cancelZlp || !this.ctx) return;
+    this.cancelZlp = this.ctx.after(1, () => {
+      this.cancelZlp = null;
+      if (this.lastFull && !this.sendable()) {
+        this.zlpDue = true;
+        this.ctx?.inReady(CH34X_EP_BULK_IN);
+      }
+    });
   }
 
   // ---- registers ----

@@ -232,7 +232,7 @@ export class FtdiEmulatedChannel {
 
   /** The modem status byte the chip reports now. */
   modemStatus(): number {
-    const i = this.uart.inputs;
+    const i = this.uart.inputsNow;
     return MSR_BASE | (i.cts ? MSR_CTS : 0) | (i.dsr ? MSR_DSR : 0) | (i.ri ? MSR_RI : 0) | (i.dcd ? MSR_DCD : 0);
   }
 
@@ -603,7 +603,7 @@ export class FtdiChipEmulation implements MockBehaviour {
         continue;
       }
       const n = Math.min(room, payload.length - at);
-      ch.txChunks.push(payload.slice(at, at + n));
+      ch.txChunks.push(payload.subarray(at, at + n)); // the OUT data is the chip's (MockBehaviour.onOut)
       ch.txQueued += n;
       at += n;
       this.pumpTx(ch);
@@ -667,6 +667,8 @@ export class FtdiChipEmulation implements MockBehaviour {
     while (u.rxAvailable > 0) {
       const room = ch.ring.space;
       if (room === 0 && !eager) break;
+      // Clean bytes the ring has room for go straight across, with no chunk built.
+      if (!inspect && !eager && !ch.overrunPending && u.takeClean(room, ch.ring) >= 0) continue;
       const chunk = u.read(eager ? Infinity : room);
       if (!inspect && chunk.errors.length === 0 && !ch.overrunPending && chunk.data.length <= room) {
         ch.ring.pushClean(chunk.data);

@@ -1,6 +1,7 @@
 // A bounded byte FIFO with one flag byte per data byte: the emulated chip's receive buffer,
 // holding bytes from the line (and their line-status error bits) until the host reads them.
 
+/** Free slots always hold flag 0, so clean bytes are stored without touching the flags. */
 export class FlaggedRing {
   private readonly data: Uint8Array;
   private readonly flags: Uint8Array;
@@ -22,19 +23,19 @@ export class FlaggedRing {
     return this.capacity - this.size;
   }
 
-  /** Appends clean bytes (the caller checked the space). */
-  pushClean(bytes: Uint8Array): void {
+  /** Appends `bytes[from..from+n)` as clean bytes (the caller checked the space). */
+  pushClean(bytes: Uint8Array, from = 0, n = bytes.length - from): void {
     const cap = this.capacity;
     let tail = (this.head + this.size) % cap;
-    let at = 0;
-    while (at < bytes.length) {
-      const n = Math.min(bytes.length - at, cap - tail);
-      this.data.set(bytes.subarray(at, at + n), tail);
-      this.flags.fill(0, tail, tail + n);
-      at += n;
-      tail = (tail + n) % cap;
+    let at = from;
+    const end = from + n;
+    while (at < end) {
+      const k = Math.min(end - at, cap - tail);
+      copyInto(this.data, tail, bytes, at, k);
+      at += k;
+      tail = (tail + k) % cap;
     }
-    this.size += bytes.length;
+    this.size += n;
   }
 
   push(byte: number, flag: number): void {
@@ -65,9 +66,14 @@ export class FlaggedRing {
     let to = offset;
     while (left > 0) {
       const k = Math.min(left, cap - this.head);
-      out.set(this.data.subarray(this.head, this.head + k), to);
+      copyInto(out, to, this.data, this.head, k);
       if (this.flaggedCount > 0) {
-        for (let i = this.head; i < this.head + k; i++) if (this.flags[i]) this.flaggedCount--;
+        for (let i = this.head; i < this.head + k; i++) {
+          if (this.flags[i]) {
+            this.flaggedCount--;
+            this.flags[i] = 0;
+          }
+        }
       }
       this.head = (this.head + k) % cap;
       this.size -= k;
@@ -78,8 +84,21 @@ export class FlaggedRing {
   }
 
   clear(): void {
+    if (this.flaggedCount > 0) this.flags.fill(0);
     this.head = 0;
     this.size = 0;
     this.flaggedCount = 0;
   }
+}
+
+/**
+ * dst[to..to+n) = src[from..from+n). Packet-sized runs go by a plain loop: for them a subarray
+ * view (an object per call) costs more than the copy itself.
+ */
+export function copyInto(dst: Uint8Array, to: number, src: Uint8Array, from: number, n: number): void {
+  if (n > 256) {
+    dst.set(src.subarray(from, from + n), to);
+    return;
+  }
+  for (let i = 0; i < n; i++) dst[to + i] = src[from + i]!;
 }

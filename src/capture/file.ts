@@ -4,7 +4,7 @@
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import type { HostBackend, HostDevice } from '../usb/host.ts';
 import { enhancedPacketBlock, interfaceDescriptionBlock, sectionHeaderBlock } from './pcapng.ts';
-import { UsbRecorder, type RecorderOptions } from './recorder.ts';
+import { UsbRecorder, type CaptureSink, type RecorderOptions } from './recorder.ts';
 import { encodeUsbmonEvent, LINKTYPE_USB_LINUX_MMAPPED, type UsbmonEvent } from './usbmon.ts';
 
 const APPLICATION = 'usb-serial-harness';
@@ -47,24 +47,27 @@ export interface CaptureHandle {
   close(): Promise<void>;
 }
 
-/** Records every transfer on `backend`'s devices to a pcapng file at `path` (created or truncated). */
-export function captureBackend(backend: HostBackend, path: string, options: RecorderOptions = {}): CaptureHandle {
+/** A sink writing each event to a pcapng file at `path` (created or truncated) as it comes. */
+export function pcapngFileSink(path: string): { readonly sink: CaptureSink; readonly events: number; close(): void } {
   const fd = openSync(path, 'w');
   let open = true;
   let events = 0;
-  writeSync(fd, pcapngHeader());
-  const recorder = new UsbRecorder((e) => {
-    if (!open) return;
-    writeSync(fd, eventBlock(e));
-    events++;
-  }, options);
+  try {
+    writeSync(fd, pcapngHeader());
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
   return {
-    backend: recorder.wrapBackend(backend),
-    recorder,
+    sink: (e) => {
+      if (!open) return;
+      writeSync(fd, eventBlock(e));
+      events++;
+    },
     get events() {
       return events;
     },
-    async close() {
+    close() {
       if (!open) return;
       open = false;
       closeSync(fd);
@@ -72,29 +75,110 @@ export function captureBackend(backend: HostBackend, path: string, options: Reco
   };
 }
 
+/** Records every transfer on `backend`'s devices to a pcapng file at `path` (created or truncated). */
+export function captureBackend(backend: HostBackend, path: string, options: RecorderOptions = {}): CaptureHandle {
+  const file = pcapngFileSink(path);
+  const recorder = new UsbRecorder(file.sink, options);
+  return {
+    backend: recorder.wrapBackend(backend),
+    recorder,
+    get events() {
+      return file.events;
+    },
+    async close() {
+      file.close();
+    },
+  };
+}
+
 interface Sequenced {
   seq: number;
+  key: string;
   event: UsbmonEvent;
 }
 
 export interface MemoryCaptureOptions extends RecorderOptions {
-  /** Events kept per device (the oldest go first; the enumeration exchange is always kept). Default 100000. */
+  /** Events kept per ring, the oldest going first (enumeration exchanges are kept apart). Default 100000. */
   limitPerDevice?: number;
+  /** Bytes of transfer data kept per ring, the oldest going first. Default 64 MiB. */
+  bytesPerDevice?: number;
+  /**
+   * Which ring a device's events go to (default: one per device key). The stress harness keeps
+   * one per dongle, so that every attachment of a dongle shares its bound.
+   */
+  groupOf?: (deviceKey: string) => string;
+  /** Also hands every event to this sink (e.g. pcapngFileSink: the whole run on disk as it happens). */
+  tee?: CaptureSink;
+}
+
+/** One device attachment: its enumeration exchange and how many of its events the ring holds. */
+interface KeyState {
+  group: string;
+  head: Sequenced[];
+  inRing: number;
+  dropped: number;
+}
+
+/** A bounded FIFO of events (by count and by data bytes), dropping from the front. */
+class Ring {
+  private items: Sequenced[] = [];
+  private start = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly byteLimit: number,
+  ) {}
+
+  /** Adds one event; returns the ones that fell out. */
+  push(s: Sequenced): Sequenced[] {
+    this.items.push(s);
+    this.bytes += s.event.data?.length ?? 0;
+    const out: Sequenced[] = [];
+    while (this.items.length - this.start > this.limit || (this.bytes > this.byteLimit && this.items.length - this.start > 1)) {
+      const old = this.items[this.start++]!;
+      this.bytes -= old.event.data?.length ?? 0;
+      out.push(old);
+    }
+    // Compact now and then, so dropping stays O(1) amortised.
+    if (this.start > 1024 && this.start * 2 > this.items.length) {
+      this.items = this.items.slice(this.start);
+      this.start = 0;
+    }
+    return out;
+  }
+
+  values(): Sequenced[] {
+    return this.items.slice(this.start);
+  }
 }
 
 /**
- * Keeps every device's events in memory. `pcapng(keys)` is the capture of some devices (by
- * HostDevice.key), `writeFile` the same to disk: what a failing run attaches to its report.
+ * Keeps devices' events in memory, in bounded rings. `pcapng(keys)` is the capture of some
+ * devices (by HostDevice.key), `writeFile` the same to disk: what a failing run attaches to its
+ * report. A device's enumeration exchange is kept apart from the ring while any of its events
+ * are still in it, so that Wireshark can dissect what is left; once all of them fell out of the
+ * ring it goes too.
  */
 export class MemoryCapture {
   readonly recorder: UsbRecorder;
-  private readonly perDevice = new Map<string, { head: Sequenced[]; tail: Sequenced[]; dropped: number }>();
+  private readonly keys = new Map<string, KeyState>();
+  private readonly rings = new Map<string, Ring>();
   private seq = 0;
   private readonly limit: number;
+  private readonly byteLimit: number;
+  private readonly groupOf: (deviceKey: string) => string;
 
   constructor(options: MemoryCaptureOptions = {}) {
     this.limit = options.limitPerDevice ?? 100_000;
-    this.recorder = new UsbRecorder((event, key) => this.add(event, key), options);
+    this.byteLimit = options.bytesPerDevice ?? 64 << 20;
+    if (!(this.limit >= 1) || !(this.byteLimit >= 1)) throw new RangeError(`MemoryCapture limits must be >= 1 (events ${this.limit}, bytes ${this.byteLimit})`);
+    this.groupOf = options.groupOf ?? ((key) => key);
+    const tee = options.tee;
+    this.recorder = new UsbRecorder((event, key, enumeration) => {
+      this.add(event, key, enumeration);
+      tee?.(event, key, enumeration);
+    }, options);
   }
 
   wrapBackend(backend: HostBackend): HostBackend {
@@ -105,21 +189,28 @@ export class MemoryCapture {
     return this.recorder.wrapDevice(device);
   }
 
-  /** Device keys seen so far. */
+  /** Device keys with events kept. */
   devices(): string[] {
-    return [...this.perDevice.keys()];
+    return [...this.keys.keys()];
   }
 
-  /** Events dropped for a device because of the limit. */
+  /** Device keys with events kept in one ring (see `groupOf`). */
+  devicesOf(group: string): string[] {
+    return [...this.keys].filter(([, k]) => k.group === group).map(([key]) => key);
+  }
+
+  /** Events dropped for a device because of the limits. */
   dropped(key: string): number {
-    return this.perDevice.get(key)?.dropped ?? 0;
+    return this.keys.get(key)?.dropped ?? 0;
   }
 
   /** The events of the given devices (default all), in time order. */
   events(keys?: readonly string[]): UsbmonEvent[] {
     const want = keys ? new Set(keys) : undefined;
     const kept: Sequenced[] = [];
-    for (const [key, d] of this.perDevice) if (!want || want.has(key)) kept.push(...d.head, ...d.tail);
+    for (const [key, k] of this.keys) if (!want || want.has(key)) kept.push(...k.head);
+    const groups = new Set([...this.keys].filter(([key]) => !want || want.has(key)).map(([, k]) => k.group));
+    for (const g of groups) for (const s of this.rings.get(g)?.values() ?? []) if (!want || want.has(s.key)) kept.push(s);
     return kept.sort((a, b) => a.seq - b.seq).map((s) => s.event);
   }
 
@@ -131,18 +222,22 @@ export class MemoryCapture {
     writeFileSync(path, this.pcapng(keys));
   }
 
-  private add(event: UsbmonEvent, key: string): void {
-    let d = this.perDevice.get(key);
-    if (!d) this.perDevice.set(key, (d = { head: [], tail: [], dropped: 0 }));
-    const s = { seq: this.seq++, event };
-    // The first four events are the synthesised GET_DESCRIPTOR exchanges dissectors need.
-    const enumerating = d.head.length < 4 && d.tail.length === 0;
-    if (enumerating && event.setup?.bRequest === 6 && event.setup.bmRequestType === 0x80) d.head.push(s);
-    else if (enumerating && event.type === 'C' && d.head.some((h) => h.event.id === event.id)) d.head.push(s);
-    else d.tail.push(s);
-    if (d.tail.length > this.limit) {
-      d.tail.shift();
-      d.dropped++;
+  private add(event: UsbmonEvent, key: string, enumeration: boolean): void {
+    let k = this.keys.get(key);
+    if (!k) this.keys.set(key, (k = { group: this.groupOf(key), head: [], inRing: 0, dropped: 0 }));
+    const s = { seq: this.seq++, key, event };
+    if (enumeration) {
+      k.head.push(s);
+      return;
+    }
+    let ring = this.rings.get(k.group);
+    if (!ring) this.rings.set(k.group, (ring = new Ring(this.limit, this.byteLimit)));
+    k.inRing++;
+    for (const old of ring.push(s)) {
+      const o = this.keys.get(old.key)!;
+      o.inRing--;
+      o.dropped++;
+      if (o.inRing === 0 && old.key !== key) this.keys.delete(old.key);
     }
   }
 }

@@ -2,7 +2,7 @@
 // recorded at the host-backend boundary.
 export { UsbRecorder, urbStatus } from './recorder.ts';
 export type { CaptureSink, RecorderOptions, CaptureAddress } from './recorder.ts';
-export { captureBackend, MemoryCapture, toPcapng, pcapngHeader, eventBlock } from './file.ts';
+export { captureBackend, pcapngFileSink, MemoryCapture, toPcapng, pcapngHeader, eventBlock } from './file.ts';
 export type { CaptureHandle, MemoryCaptureOptions } from './file.ts';
 export { readCapture, CaptureFormatError, sectionHeaderBlock, interfaceDescriptionBlock, enhancedPacketBlock } from './pcapng.ts';
 export type { CapturedPacket } from './pcapng.ts';

@@ -12,8 +12,11 @@ import { URB_DIR_IN, URB_STATUS, type UsbmonEvent, type UsbmonTransferType, type
 
 const log = childLog('capture');
 
-/** Receives every event, in order; the device key says whose it is. */
-export type CaptureSink = (event: UsbmonEvent, deviceKey: string) => void;
+/**
+ * Receives every event, in order; the device key says whose it is, `enumeration` whether it is
+ * part of the GET_DESCRIPTOR exchange made up from the device's descriptors.
+ */
+export type CaptureSink = (event: UsbmonEvent, deviceKey: string, enumeration: boolean) => void;
 
 export interface RecorderOptions {
   /** Microseconds since the epoch (default: the wall clock at start plus a monotonic offset). */
@@ -29,10 +32,16 @@ export interface CaptureAddress {
 const REQUEST_TYPE = { standard: 0, class: 1, vendor: 2 } as const;
 const RECIPIENT = { device: 0, interface: 1, endpoint: 2, other: 3 } as const;
 
+/** The wall clock at start plus performance.now's progress since; never going backwards. */
 function monotonicClock(): () => bigint {
   const base = BigInt(Date.now()) * 1000n;
   const start = performance.now();
-  return () => base + BigInt(Math.round((performance.now() - start) * 1000));
+  let last = base;
+  return () => {
+    const t = base + BigInt(Math.round((performance.now() - start) * 1000));
+    if (t > last) last = t;
+    return last;
+  };
 }
 
 /**
@@ -52,6 +61,7 @@ export class UsbRecorder {
   private readonly clock: () => bigint;
   private nextId = 1n;
   private readonly wrapped = new WeakMap<HostDevice, HostDevice>();
+  private readonly originals = new WeakMap<HostDevice, HostDevice>();
   private readonly addresses = new Map<string, CaptureAddress>();
   private sinkFailed = false;
 
@@ -65,6 +75,11 @@ export class UsbRecorder {
   /** Where a device shows in the capture, once it has been wrapped. */
   addressOf(deviceKey: string): CaptureAddress | undefined {
     return this.addresses.get(deviceKey);
+  }
+
+  /** The backend's own device behind a wrapped one (itself if it is not one of ours). */
+  original(dev: HostDevice): HostDevice {
+    return this.originals.get(dev) ?? dev;
   }
 
   /** A backend whose devices record every transfer; the same wrapped object for one attachment. */
@@ -92,6 +107,7 @@ export class UsbRecorder {
       ...(dev.deviceDescriptor ? { deviceDescriptor: dev.deviceDescriptor } : {}),
     };
     this.wrapped.set(dev, w);
+    this.originals.set(w, dev);
     this.enumeration(dev, addr);
     return w;
   }
@@ -110,11 +126,11 @@ export class UsbRecorder {
     return a;
   }
 
-  private emit(e: Omit<UsbmonEvent, 'tsSec' | 'tsUsec' | 'interval' | 'startFrame'>, key: string): void {
+  private emit(e: Omit<UsbmonEvent, 'tsSec' | 'tsUsec' | 'interval' | 'startFrame'>, key: string, enumeration = false): void {
     const now = this.clock();
     const event: UsbmonEvent = { ...e, tsSec: Number(now / 1_000_000n), tsUsec: Number(now % 1_000_000n), interval: 0, startFrame: 0 };
     try {
-      this.sink(event, key);
+      this.sink(event, key, enumeration);
     } catch (err) {
       // A full disk must not fail the transfer being recorded: say so once and carry on.
       if (!this.sinkFailed) log.error({ err, device: key }, 'capture sink failed; later events may be missing');
@@ -135,12 +151,16 @@ export class UsbRecorder {
   private syntheticControlIn(key: string, addr: CaptureAddress, setup: UsbSetupPacket, answer: Uint8Array): void {
     const id = this.nextId++;
     const base = { id, transfer: 'control' as const, endpoint: 0x80, bus: addr.bus, device: addr.device, xferFlags: URB_DIR_IN };
-    this.emit({ ...base, type: 'S', setup, status: URB_STATUS.submitted, length: setup.wLength, dataFlag: '<' }, key);
-    this.emit({ ...base, type: 'C', status: 0, length: answer.length, data: answer }, key);
+    this.emit({ ...base, type: 'S', setup, status: URB_STATUS.submitted, length: setup.wLength, dataFlag: '<' }, key, true);
+    this.emit({ ...base, type: 'C', status: 0, length: answer.length, data: answer }, key, true);
   }
 
-  /** Records one transfer around `run`: 'S' now, 'C' when it settles (also when it rejects). */
-  private async transfer<R>(
+  /**
+   * Records one transfer around `run`: 'S' now, 'C' when it settles (also when it rejects). The
+   * caller gets `run`'s own promise back, so recording adds no promise turns to the driver's
+   * timing (a seeded stress run replays the same with and without a recorder).
+   */
+  private transfer<R>(
     key: string,
     addr: CaptureAddress,
     t: { transfer: UsbmonTransferType; endpoint: number; setup?: UsbSetupPacket; length: number; out?: Uint8Array },
@@ -161,15 +181,28 @@ export class UsbRecorder {
       },
       key,
     );
-    try {
-      const r = await run();
-      const o = result(r);
-      this.emit({ ...base, type: 'C', status: urbStatus(o), length: o.length, ...(dirIn ? { data: o.data ?? new Uint8Array(0) } : { dataFlag: '>' }) }, key);
-      return r;
-    } catch (error) {
+    const failed = (error: unknown) =>
       this.emit({ ...base, type: 'C', status: urbStatus({ error }), length: 0, ...(dirIn ? { data: new Uint8Array(0) } : { dataFlag: '>' }) }, key);
+    let p: Promise<R>;
+    try {
+      p = run();
+    } catch (error) {
+      failed(error);
       throw error;
     }
+    p.then(
+      (r) => {
+        let o: { status: USBTransferStatus; length: number; data?: Uint8Array };
+        try {
+          o = result(r);
+        } catch (error) {
+          return failed(error);
+        }
+        this.emit({ ...base, type: 'C', status: urbStatus(o), length: o.length, ...(dirIn ? { data: o.data ?? new Uint8Array(0) } : { dataFlag: '>' }) }, key);
+      },
+      failed,
+    );
+    return p;
   }
 
   private recordingUsb(inner: USBDevice, key: string, addr: CaptureAddress): USBDevice {

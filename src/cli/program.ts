@@ -8,12 +8,13 @@ import { HOST_BACKEND_NAMES, type HostBackendName } from '../index.ts';
 import { registerStressCommand, type StressCommandContext } from '../stress/cli.ts';
 import { attrCommand } from './commands/attr.ts';
 import { consoleCommand } from './commands/console.ts';
+import { registerLabCommand } from './commands/lab.ts';
 import { printList } from './commands/list.ts';
 import { loopbackCommand } from './commands/loopback.ts';
 import { monitor } from './commands/monitor.ts';
 import { replayCommand, type ReplayDeps } from './commands/replay.ts';
 import { openContext, type CliContext, type ContextDeps } from './context.ts';
-import { describeError, EXIT } from './errors.ts';
+import { CliError, describeError, EXIT } from './errors.ts';
 import { output, parseSize, type Output } from './output.ts';
 import { addLineOptions, lineSettings, type LineOptionValues } from './settings-options.ts';
 import { isVerboseFlag } from './verbosity.ts';
@@ -45,7 +46,18 @@ function captureOption(g: GlobalOptions): { deps: Pick<ContextDeps, 'wrapBackend
   let handle: CaptureHandle | undefined;
   const file = g.capture;
   return {
-    deps: file === undefined ? {} : { wrapBackend: (b) => (handle = captureBackend(b, file)).backend },
+    deps:
+      file === undefined
+        ? {}
+        : {
+            wrapBackend: (b) => {
+              try {
+                return (handle = captureBackend(b, file)).backend;
+              } catch (err) {
+                throw new CliError(`cannot write capture '${file}': ${(err as Error).message}`, EXIT.usage);
+              }
+            },
+          },
     close: async () => handle?.close(),
   };
 }
@@ -55,7 +67,7 @@ export interface CliDeps extends ContextDeps, StressCommandContext {
   createLab(options?: { pacing?: boolean }): ReturnType<ContextDeps['createLab']> & ReturnType<StressCommandContext['createLab']>;
   createReplay: ReplayDeps['createReplay'];
   /** `usb-harness demo`: the harness on the mock lab; true when everything passed. */
-  demo(out: Output): Promise<boolean>;
+  demo(out: Output, options: Pick<ContextDeps, 'wrapBackend'>): Promise<boolean>;
 }
 
 /** Parses argv and runs the command it names; the exit code lands in process.exitCode. */
@@ -163,10 +175,17 @@ export async function runCli(deps: CliDeps, argv: string[] = process.argv): Prom
   program
     .command('demo')
     .description('the main job: the harness on the built-in mock lab in a few seconds')
-    .action(async () => {
-      const ok = await alive(() => deps.demo(output(program.opts<GlobalOptions>().json)));
-      process.exitCode = ok ? EXIT.ok : EXIT.failed;
-    });
+    .action(() =>
+      alive(async () => {
+        const g = program.opts<GlobalOptions>();
+        const capture = captureOption(g);
+        try {
+          process.exitCode = (await deps.demo(output(g.json), capture.deps)) ? EXIT.ok : EXIT.failed;
+        } finally {
+          await capture.close();
+        }
+      }),
+    );
 
   addLineOptions(
     program
@@ -195,6 +214,7 @@ export async function runCli(deps: CliDeps, argv: string[] = process.argv): Prom
   );
 
   registerStressCommand(program, deps);
+  registerLabCommand(program, deps, alive);
 
   // `stress` has its own --mock-lab (and other options with global names): hand it every option
   // after the command name, wherever the user put --mock-lab; -v stays the program's, wherever

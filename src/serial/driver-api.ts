@@ -3,11 +3,13 @@
 // (generic/chip-ops.ts: the contract, method by method) turned into a serial driver by
 // defineUsbSerialDriver; the generic layer does the I/O every chip shares.
 //
-// A chip folder exports:
-//   <chip>Driver        the serial driver spec (defineUsbSerialDriver(ops).spec)
-//   register<Chip>(usbBus)   registerUsbSerialDrivers([spec], name, ids, { usbBus })
-//   <chip>AdapterOf(port | serial)   the detected chip and its current settings
-//   <chip>DriverSet     { name, specs, ids } for the default driver list (drivers/index.ts)
+// A chip folder builds its family with `const chip = defineUsbSerialDriver((options) => ops)` and
+// exports the registration tail under its own names:
+//   <chip>Driver             chip.driver, the serial driver with default options
+//   create<Chip>Driver       chip.create, another driver with its own options (if it has any)
+//   <chip>DriverSet          chip.driverSet, { name, specs, ids } for the default driver list
+//   register<Chip>(usbBus)   chip.register
+//   <chip>AdapterOf(target)  chip.adapterOf, the detected chip and its current settings
 export type { UsbSerialChipOps, ChipPort, ChipAttach, ChipEndpoints, ChipCapabilities } from './generic/chip-ops.ts';
 export { defineUsbSerialDriver, UsbSerialWriteError, type UsbSerialChipDriver } from './generic/driver.ts';
 export { UsbSerialControl, UsbSerialControlError, type ControlSetup, type ControlFailure, type ControlRequestOptions } from './generic/control.ts';
@@ -36,6 +38,7 @@ export { usbDevice, usbInterfaceInfo, type UsbDeviceId } from '../usb/ids.ts';
 export { usbDriverClaimInterface, usbDriverReleaseInterface } from '../usb/claim.ts';
 export type { UsbDriver } from '../usb/driver.ts';
 export { readDeviceDescriptor } from '../usb/descriptors.ts';
+export { CDC_SERIAL_STATE } from '../usb/cdc.ts';
 export type { RawDeviceDescriptor } from '../usb/host.ts';
 export { transferErrorKind } from '../usb/host.ts';
 export { childLog } from '../log.ts';

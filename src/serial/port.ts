@@ -96,6 +96,8 @@ export class UsbSerialPort extends Device {
   #lines: ModemLines | null = null;
   #events = new Subject<PortEvent>();
   #writing: Promise<unknown> = Promise.resolve();
+  /** Control calls running now (through call()): close waits for them. */
+  readonly #calls = new Set<Promise<unknown>>();
   #gone = false;
   /** Bumped by discardWrites: writes started under an older value are discarded. */
   #writeEpoch = 0;
@@ -178,6 +180,10 @@ export class UsbSerialPort extends Device {
       await this.discardWrites(new PortStateError(this.name, 'closing', 'the write was discarded by close')).catch((err: unknown) => log.debug({ err, port: this.name }, 'discarding writes at close failed'));
     }
     this.#state = 'closing';
+    // Control calls already running (signals, settings, modem lines, purge) finish before the chip
+    // is closed and its interface let go, as the tty lock orders ioctls and close in Linux; new
+    // ones are refused from here on (requireOpen).
+    await Promise.allSettled([...this.#calls]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#writing.catch(() => undefined),
@@ -343,10 +349,14 @@ export class UsbSerialPort extends Device {
    * a vanished device) is a symptom; the user gets the port's own error, from every call alike.
    */
   private async call<T>(op: () => Promise<T>): Promise<T> {
+    const running = op();
+    this.#calls.add(running);
     try {
-      return await op();
+      return await running;
     } catch (err) {
       throw this.disconnectedOr(err);
+    } finally {
+      this.#calls.delete(running);
     }
   }
 

@@ -13,6 +13,7 @@ import type { StressOptions, StressProgress, StressResult } from './options.ts';
 import { runStress } from './run.ts';
 import { parseRates, STEP_KINDS, StressOptionError, type Step } from './schedule.ts';
 import { ourDevicePredicate, type StressDriverSet, type StressLab } from './target.ts';
+import { usbipStressOptions } from './usbip-options.ts';
 
 const log = childLog('stress.cli');
 
@@ -52,6 +53,8 @@ interface RawOptions {
   progress: boolean;
   maxViolations?: string;
   udev: boolean;
+  capture?: string;
+  usbipLab?: string;
 }
 
 /** '30s', '5m', '1500ms', '2h' or plain seconds -> ms. */
@@ -122,11 +125,15 @@ export function registerStressCommand(program: Command, ctx: StressCommandContex
     .option('--lab <module>', 'mock lab from a module exporting createLab() (default: the built-in one)')
     .option('--backend <name>', 'real hubs: host backend (libusb, nusb, auto)', 'auto')
     .option('--only <paths>', 'real hubs: only these dongles, by port path (1-1.2,1-1.3)')
+    .option('--usbip-lab <file>', 'remote dongles of a USB/IP lab (attached with `usb-harness lab attach`): unplugs are remote faults, plugs re-attach')
     .option('--no-progress', 'no progress bar')
     .option('--max-violations <n>', 'stop listing after this many violations')
     .option('--no-udev', 'no udev-like new_id writer')
-    .action(async (raw: RawOptions) => {
-      process.exitCode = await stressAction(raw, ctx);
+    .option('--capture <file>', 'record the run\'s USB traffic to this pcapng file (a failing run\'s report gets the involved dongles\' capture either way)')
+    .action(async (raw: RawOptions, command: Command) => {
+      // --capture may also come as the program's own option, before `stress`.
+      const capture = raw.capture ?? command.parent?.opts<{ capture?: string }>().capture;
+      process.exitCode = await stressAction({ ...raw, ...(capture !== undefined ? { capture } : {}) }, ctx);
     });
   return cmd;
 }
@@ -173,8 +180,13 @@ async function runFromCli(raw: RawOptions, ctx: StressCommandContext, out: (l: s
 
   let labFactory: (() => StressLab) | undefined;
   let hubs: StressOptions['hubs'];
+  let usbip: StressOptions['usbip'];
   let command: string;
-  if (raw.mockLab || raw.lab) {
+  if (raw.usbipLab && !raw.mockLab) {
+    if (!isHostBackendName(raw.backend)) throw new StressOptionError(`unknown backend '${raw.backend}' (libusb, nusb, auto)`);
+    usbip = await usbipStressOptions(raw.usbipLab, await (ctx.createBackend ?? createHostBackend)(raw.backend), ctx.driverSets());
+    command = `usb-harness stress --usbip-lab ${raw.usbipLab} --backend ${raw.backend}`;
+  } else if (raw.mockLab || raw.lab) {
     labFactory = raw.lab ? await loadLabModule(raw.lab) : () => ctx.createLab();
     command = `usb-harness stress --mock-lab${raw.lab ? ` --lab ${raw.lab}` : ''}${raw.udev ? '' : ' --no-udev'}`;
   } else {
@@ -195,7 +207,7 @@ async function runFromCli(raw: RawOptions, ctx: StressCommandContext, out: (l: s
     clock = c;
     bar?.setClock(c);
   };
-  if (!raw.json) err(`stress: seed ${formatSeed(seed)}${schedule ? `, ${schedule.steps.length} scheduled events` : ''}${labFactory ? ' on the mock lab' : ' on real hubs'}`);
+  if (!raw.json) err(`stress: seed ${formatSeed(seed)}${schedule ? `, ${schedule.steps.length} scheduled events` : ''}${labFactory ? ' on the mock lab' : usbip ? ' on remote dongles (USB/IP)' : ' on real hubs'}`);
   bar?.start();
   let result: StressResult;
   try {
@@ -205,10 +217,12 @@ async function runFromCli(raw: RawOptions, ctx: StressCommandContext, out: (l: s
       ...limits,
       ...(labFactory ? { lab: labFactory } : {}),
       ...(hubs ? { hubs } : {}),
+      ...(usbip ? { usbip } : {}),
       hotplug: raw.hotplug,
       ...(schedule ? { schedule: schedule.steps } : {}),
       shrink: raw.shrink,
       udev: raw.udev,
+      ...(raw.capture !== undefined ? { capture: { file: raw.capture } } : {}),
       ...(maxViolations ? { maxViolations } : {}),
       command,
       onClock,
@@ -221,7 +235,7 @@ async function runFromCli(raw: RawOptions, ctx: StressCommandContext, out: (l: s
   let files: Awaited<ReturnType<typeof writeReports>> | null = null;
   if (raw.report) files = await writeReports(raw.reportDir, result);
   if (raw.json) out(jsonReport(result, files ? { files } : {}));
-  else for (const l of summaryLines(result, { ...(files ? { reportDir: raw.reportDir } : {}), ...(files?.schedule ? { scheduleFile: files.schedule } : {}) })) out(l);
+  else for (const l of summaryLines(result, { ...(files ? { reportDir: raw.reportDir } : {}), ...(files?.schedule ? { scheduleFile: files.schedule } : {}), ...(files?.captures ? { captures: files.captures } : {}) })) out(l);
   return result.ok ? STRESS_EXIT.ok : STRESS_EXIT.violations;
 }
 

@@ -1,5 +1,9 @@
-// Hub port power, as uhubctl switches it: the hub class request SET_FEATURE / CLEAR_FEATURE
-// PORT_POWER (feature 8) to the 'other' recipient with wIndex = port. Only hubs whose descriptor
+// Hub port power, as uhubctl switches it on current kernels: the port's sysfs `disable` attribute
+// where it exists and is writable (Linux 6.0+; the kernel's hub driver then keeps the port off),
+// else the hub class request SET_FEATURE / CLEAR_FEATURE PORT_POWER (feature 8) to the 'other'
+// recipient with wIndex = port (which Linux's hub driver undoes within seconds: a short power
+// cycle rather than "off"). Either way the hub's interface is never claimed and the kernel's hub
+// driver stays bound (usbfs takes other-recipient requests without a claim). Only hubs whose descriptor
 // reports per-port power switching (wHubCharacteristics bits 1:0 = 01) really cut one port, and
 // some of those still leave VBUS on. A hub is named by its bus/port path (as sysfs and uhubctl
 // name it) and, where sysfs shows it, by udev's ID_PATH, which is what labgrid matches a
@@ -8,6 +12,7 @@
 // It speaks WebUSB to the hub (controlTransferIn/Out on the opened device, no interface claimed),
 // so it works through any HostBackend: libusb on a real lab, the mock lab's emulated hubs in CI.
 import { childLog } from '../log.ts';
+import { hubPortDisablePath, readSysfsStringAsync, writeHubPortDisable } from '../usb/backends/linux-sysfs.ts';
 import { formatPortPath, type HostBackend, type HostDevice } from '../usb/host.ts';
 
 const log = childLog('stress.hubs');
@@ -19,6 +24,9 @@ const HUB_DESCRIPTOR = 0x29;
 const SS_HUB_DESCRIPTOR = 0x2a;
 
 export type PowerSwitching = 'ganged' | 'per-port' | 'none';
+
+/** How a port's power was switched: the port's sysfs `disable` attribute, or the hub class request. */
+export type PortPowerMethod = 'sysfs-disable' | 'hub-request';
 
 export interface HubDescriptor {
   readonly ports: number;
@@ -97,6 +105,8 @@ export interface HubPortInfo {
   readonly devices: readonly HubDevice[];
   /** Whether every device below is ours (an empty port counts as not ours: nothing to cycle). */
   readonly allOurs: boolean;
+  /** How a switch of this port would be made (switchable hubs only). */
+  readonly switchBy?: PortPowerMethod;
 }
 
 export interface HubInfo {
@@ -118,8 +128,10 @@ export interface HubInfo {
 export interface HubControlOptions {
   /** Whether a device is one of ours (matches our drivers' ID tables). */
   isOurs(device: HostDevice): boolean;
-  /** Where sysfs lives, for ID_PATH ('' disables). Default /sys. */
+  /** Where sysfs lives, for ID_PATH and the ports' `disable` attributes ('' disables both). Default /sys. */
   sysfsRoot?: string;
+  /** Whose sysfs rules apply (default process.platform; sysfs is used on 'linux' only). */
+  platform?: NodeJS.Platform;
 }
 
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
@@ -130,6 +142,8 @@ function describeDevice(d: HubDevice): string {
 
 export class HubControl {
   private readonly sysfsRoot: string;
+  /** `hub:method` pairs already logged at info level (each later switch logs at debug). */
+  private readonly announced = new Set<string>();
 
   constructor(
     private readonly backends: readonly HostBackend[],
@@ -174,16 +188,32 @@ export class HubControl {
 
   /**
    * Switches one port's power. Refuses a hub without per-port switching, a port out of range,
-   * and (unless forced) a port with anything that is not ours behind it.
+   * and (unless forced) a port with anything that is not ours behind it. Says how it switched.
    */
-  async setPortPower(hubName: string, port: number, on: boolean, options: { force?: boolean } = {}): Promise<void> {
+  async setPortPower(hubName: string, port: number, on: boolean, options: { force?: boolean } = {}): Promise<PortPowerMethod> {
     const hub = await this.findHub(hubName);
     this.checkSwitchable(hub, port, options.force ?? false, on);
-    await this.sendPower(hub.host, port, on);
+    return this.sendPower(hub.host, port, on);
   }
 
-  /** The request itself, without the checks (the caller made them). */
-  async sendPower(hub: HostDevice, port: number, on: boolean): Promise<void> {
+  /**
+   * The switch itself, without the checks (the caller made them): the port's sysfs `disable`
+   * attribute where it is writable, else the hub class request (uhubctl's `set_port_status`
+   * order; it too falls back when the attribute is missing, as on kernels before 6.0).
+   */
+  async sendPower(hub: HostDevice, port: number, on: boolean): Promise<PortPowerMethod> {
+    const name = sysfsName(hub);
+    const sysfs = this.sysfsUsable();
+    const disable = name ? await this.disablePath(name, port) : null;
+    if (disable) {
+      try {
+        await writeHubPortDisable(disable, !on);
+        this.report(name!, port, on, 'sysfs-disable', { path: disable });
+        return 'sysfs-disable';
+      } catch (err) {
+        log.warn({ err, hub: name, port, path: disable }, 'writing the port\'s disable attribute failed: sending the hub class request instead');
+      }
+    }
     await this.withOpen(hub, async (usb) => {
       const r = await usb.controlTransferOut({
         requestType: 'class',
@@ -191,10 +221,39 @@ export class HubControl {
         request: on ? REQ.SET_FEATURE : REQ.CLEAR_FEATURE,
         value: PORT_POWER,
         index: port,
-      });
-      if (r.status !== 'ok') throw new HubError(`${on ? 'SET' : 'CLEAR'}_FEATURE(PORT_POWER) on ${sysfsName(hub)} port ${port} answered ${r.status}`);
+      }, new Uint8Array(0));
+      if (r.status !== 'ok') throw new HubError(`${on ? 'SET' : 'CLEAR'}_FEATURE(PORT_POWER) on ${name} port ${port} answered ${r.status}`);
     });
-    log.debug({ hub: sysfsName(hub), port, on }, 'port power');
+    this.report(name ?? '?', port, on, 'hub-request', sysfs ? { note: 'no writable sysfs disable attribute (kernel < 6.0 or no permission): Linux\'s hub driver powers the port back on within seconds' } : {});
+    return 'hub-request';
+  }
+
+  /**
+   * Where the hub did not answer GET_STATUS (the nusb backend refuses other-recipient control
+   * transfers on a device with no claimed interface): power from the port's `disable`
+   * attribute (0 = powered), connection unknown.
+   */
+  private async powerFromSysfs(hub: string, port: number): Promise<{ powered: boolean | null; connected: boolean | null } | undefined> {
+    const path = await this.disablePath(hub, port);
+    if (!path) return undefined;
+    const text = await readSysfsStringAsync(path);
+    return text === '0' || text === '1' ? { powered: text === '0', connected: null } : undefined;
+  }
+
+  private sysfsUsable(): boolean {
+    return Boolean(this.sysfsRoot) && (this.options.platform ?? process.platform) === 'linux';
+  }
+
+  private disablePath(hub: string, port: number): Promise<string | null> {
+    if (!this.sysfsUsable()) return Promise.resolve(null);
+    return hubPortDisablePath({ platform: 'linux', sysfsUsbPath: `${this.sysfsRoot}/bus/usb` }, hub, port);
+  }
+
+  private report(hub: string, port: number, on: boolean, method: PortPowerMethod, extra: Record<string, unknown>): void {
+    const key = `${hub}:${method}`;
+    const first = !this.announced.has(key);
+    this.announced.add(key);
+    log[first ? 'info' : 'debug']({ hub, port, on, method, ...extra }, first ? `switching ${hub}'s ports by ${method === 'sysfs-disable' ? 'the sysfs disable attribute' : 'the hub class request'}` : 'port power');
   }
 
   checkSwitchable(hub: HubInfo, port: number, force: boolean, on: boolean): HubPortInfo {
@@ -234,7 +293,10 @@ export class HubControl {
         for (let p = 1; p <= descriptor.ports; p++) {
           const s = await usb
             .controlTransferIn({ requestType: 'class', recipient: 'other', request: REQ.GET_STATUS, value: 0, index: p }, 4)
-            .catch(() => null);
+            .catch((err: unknown) => {
+              log.debug({ hub: name, port: p, err }, 'GET_STATUS(port) failed');
+              return null;
+            });
           if (s?.status === 'ok' && s.data && s.data.byteLength >= 2) {
             const status = s.data.getUint16(0, true);
             // PORT_POWER is bit 8 on USB 2.0 hubs, bit 9 on SuperSpeed ones.
@@ -258,8 +320,9 @@ export class HubControl {
         const portPath = name.startsWith('usb') ? `${name.slice(3)}-${p}` : `${name}.${p}`;
         return dev.path.startsWith(`${portPath}.`);
       });
-      const st = statuses.get(p);
-      ports.push({ port: p, powered: st?.powered ?? null, connected: st?.connected ?? null, devices: below, allOurs: below.length > 0 && below.every((x) => x.ours) });
+      const st = statuses.get(p) ?? (await this.powerFromSysfs(name, p));
+      const switchBy: PortPowerMethod | undefined = d?.powerSwitching !== 'per-port' ? undefined : (await this.disablePath(name, p)) ? 'sysfs-disable' : 'hub-request';
+      ports.push({ port: p, powered: st?.powered ?? null, connected: st?.connected ?? null, devices: below, allOurs: below.length > 0 && below.every((x) => x.ours), ...(switchBy ? { switchBy } : {}) });
     }
     return { ...base, descriptor: d, ...(error ? { error } : {}), switchable: d?.powerSwitching === 'per-port', ports };
   }
@@ -312,7 +375,8 @@ export function formatHubListing(hubs: readonly HubInfo[]): string[] {
     for (const p of h.ports) {
       const power = p.powered === null ? '?' : p.powered ? 'on' : 'off';
       const what = p.devices.length === 0 ? 'empty' : p.devices.map((d) => `${describeDevice(d)}${d.ours ? ' (ours)' : ' (NOT ours)'}`).join('; ');
-      const verdict = !h.switchable ? '' : p.devices.length === 0 ? '' : p.allOurs ? '  [will cycle]' : '  [refused without --force]';
+      const by = p.switchBy ? ` by ${p.switchBy}` : '';
+      const verdict = !h.switchable ? '' : p.devices.length === 0 ? '' : p.allOurs ? `  [will cycle${by}]` : `  [refused without --force]`;
       lines.push(`  port ${p.port}: power ${power}, ${what}${verdict}`);
     }
   }

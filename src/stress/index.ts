@@ -51,7 +51,10 @@ export {
   type HubDevice,
   type HubDescriptor,
   type PowerSwitching,
+  type PortPowerMethod,
 } from './hubs.ts';
 export { MockTarget, HubTarget, ourDevicePredicate, type StressLab, type StressDriverSet, type DongleResources, type Target, type HubTargetOptions } from './target.ts';
 export { discoverWiring, type WiringOptions } from './wiring.ts';
+export { UsbipTarget, REMOTE_FAULTS, type RemoteFault, type RemoteFigures, type UsbipTargetOptions } from './usbip-target.ts';
 export { summaryLines, jsonReport, htmlTimeline, writeReports, scheduleFile } from './report.ts';
+export { measurePlugToOpen, percentile, PlugToOpenError, type PlugToOpenOptions, type PlugToOpenResult } from './plug-to-open.ts';

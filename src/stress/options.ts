@@ -1,9 +1,12 @@
 // What a stress run takes (StressOptions) and what it gives back (StressResult), and the rate
 // defaults for real labs.
+import type { StressCapture, StressCaptureOptions } from './capture.ts';
 import type { VirtualClock } from './clock.ts';
 import type { Invariant, TimelineRecord, Violation } from './monitor.ts';
 import { DEFAULT_RATES, parseRates, StressOptionError, type Rates, type Step, type StepKind, type Topology } from './schedule.ts';
+import type { PortPowerMethod } from './hubs.ts';
 import type { HubTargetOptions, StressLab } from './target.ts';
+import type { UsbipTargetOptions } from './usbip-target.ts';
 import type { Loss } from './traffic.ts';
 
 export interface StressProgress {
@@ -40,6 +43,8 @@ export interface StressOptions {
   lab?: StressLab | (() => StressLab);
   /** Real hubs: the backend (libusb), the driver sets, and what may be switched. */
   hubs?: HubTargetOptions;
+  /** Remote dongles of a USB/IP lab, imported here (src/stress/usbip-target.ts). */
+  usbip?: UsbipTargetOptions;
   /** Mock lab: unplug cables (default) or cut hub port power (the real-lab path, on emulated hubs). */
   hotplug?: 'plug' | 'power';
   /** Run exactly these steps (a saved or shrunk schedule) instead of the seed's stream. */
@@ -64,6 +69,8 @@ export interface StressOptions {
   command?: string;
   /** Keep step records for the timeline (default true). */
   timeline?: boolean;
+  /** Record the dongles' USB traffic for the report of a failure, and to a file (default on; false: off). */
+  capture?: StressCaptureOptions | false;
 }
 
 export interface StepCounts {
@@ -86,7 +93,7 @@ export interface LaneChange {
 export interface StressResult {
   ok: boolean;
   seed: number;
-  target: 'mock' | 'hubs';
+  target: 'mock' | 'hubs' | 'usbip';
   hotplug: 'plug' | 'power';
   rates: Rates;
   events: number;
@@ -112,9 +119,13 @@ export interface StressResult {
   timelineDropped: number;
   lanes: Record<string, LaneChange[]>;
   topology: Topology;
+  /** Port power switches by how they were made (sysfs `disable` attribute or hub class request). */
+  powerMethods?: Partial<Record<PortPowerMethod, number>>;
   /** The steps run, when they were given (a schedule replay) or when a shrink needs them. */
   schedule?: Step[];
   shrunk?: ShrinkResult;
+  /** The run's USB traffic (src/stress/capture.ts), unless `capture: false`. */
+  capture?: StressCapture;
 }
 
 export interface ShrinkResult {

@@ -1,6 +1,7 @@
 // Reports of a stress run: a summary table for the terminal, the JSON report for tools, and a
 // self-contained HTML page with an SVG timeline (who was plugged, registered, open when; every
 // event as a tick; violations as red lines, with their history below) that opens in a browser.
+import { involvedDongles } from './capture.ts';
 import { INVARIANTS } from './monitor.ts';
 import type { LaneChange, StressResult } from './options.ts';
 import { describeStep, STEP_KINDS, type Step } from './schedule.ts';
@@ -13,12 +14,14 @@ function kib(n: number): string {
 }
 
 /** The terminal summary: what ran, what every invariant saw, the traffic, the verdict, the replay line. */
-export function summaryLines(r: StressResult, extra: { reportDir?: string; scheduleFile?: string } = {}): string[] {
+export function summaryLines(r: StressResult, extra: { reportDir?: string; scheduleFile?: string; captures?: readonly CaptureFile[] } = {}): string[] {
   const lines: string[] = [];
   const where = r.target === 'mock' ? `mock lab${r.hotplug === 'power' ? ', hotplug by hub port power' : ''}` : 'real hubs';
   lines.push(
     `stress ${r.replay.seed} on the ${where}: ${r.events} events, ${r.cycles} plug/unplug cycles in ${(r.wallMs / 1000).toFixed(1)} s (${r.eventsPerSecond} events/s, ${(r.logicalMs / 1000).toFixed(1)} s of ${r.target === 'mock' ? 'logical' : 'wall'} time)`,
   );
+  const methods = Object.entries(r.powerMethods ?? {}).filter(([, n]) => n);
+  if (methods.length) lines.push(`port power switched by ${methods.map(([m, n]) => `${m} x${n}`).join(', ')}`);
   lines.push('');
   lines.push(`${pad('event', 12)}${lpad('issued', 8)}${lpad('ok', 8)}${lpad('skipped', 9)}${lpad('failed', 8)}  outcomes`);
   for (const k of STEP_KINDS) {
@@ -69,12 +72,17 @@ export function summaryLines(r: StressResult, extra: { reportDir?: string; sched
     }
   }
   if (extra.reportDir) lines.push(`report: ${extra.reportDir}/report.json, timeline: ${extra.reportDir}/timeline.html`);
+  for (const c of extra.captures ?? []) {
+    lines.push(`capture of ${c.dongle} (violation${c.violations.length > 1 ? 's' : ''} ${c.violations.map((i) => i + 1).join(', ')}): ${c.file}, ${c.events} events${c.dropped ? ` (${c.dropped} older ones dropped)` : ''}`);
+  }
+  if (r.capture?.file) lines.push(`capture of the whole run: ${r.capture.file}`);
   return lines;
 }
 
 /** The machine-readable report (the result as JSON, with the schedule of a shrunk failure). */
 export function jsonReport(r: StressResult, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ kind: 'usb-harness-stress-report', version: 1, ...r, ...extra }, null, 2);
+  const { capture, ...rest } = r;
+  return JSON.stringify({ kind: 'usb-harness-stress-report', version: 1, ...rest, ...(capture ? { capture: capture.toJSON() } : {}), ...extra }, null, 2);
 }
 
 /** The minimal schedule file `--schedule` replays. */
@@ -242,19 +250,53 @@ function fmtMs(t: number): string {
   return t >= 10_000 ? `${(t / 1000).toFixed(0)} s` : t >= 1000 ? `${(t / 1000).toFixed(1)} s` : `${Math.round(t)} ms`;
 }
 
-/** Writes report.json, timeline.html and (for a shrunk failure) minimal-schedule.json into `dir`. */
-export async function writeReports(dir: string, r: StressResult): Promise<{ json: string; html: string; schedule?: string }> {
+/** A report's capture of one dongle a violation involved. */
+export interface CaptureFile {
+  dongle: string;
+  file: string;
+  events: number;
+  dropped: number;
+  /** Which violations (indices into `violations`) involve the dongle. */
+  violations: number[];
+}
+
+/** The dongles a failing run's violations involve, each with the violations naming it. */
+export function involvedCaptures(r: StressResult): Map<string, number[]> {
+  const by = new Map<string, number[]>();
+  r.violations.forEach((v, i) => {
+    for (const d of involvedDongles(v, r.topology)) by.set(d, [...(by.get(d) ?? []), i]);
+  });
+  return by;
+}
+
+/**
+ * Writes report.json, timeline.html, for a shrunk failure minimal-schedule.json, and for a
+ * failure with a capture one capture-<dongle>.pcapng per dongle its violations involve (the
+ * dongle's transfers kept in the run's bounded ring: usbmon link type, for Wireshark/tshark).
+ */
+export async function writeReports(dir: string, r: StressResult): Promise<{ json: string; html: string; schedule?: string; captures?: CaptureFile[] }> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   await fs.mkdir(dir, { recursive: true });
   const json = path.join(dir, 'report.json');
   const html = path.join(dir, 'timeline.html');
-  await fs.writeFile(json, jsonReport(r));
+  const captures: CaptureFile[] = [];
+  if (!r.ok && r.capture) {
+    const kept = new Set(r.capture.dongles());
+    for (const [dongle, violations] of involvedCaptures(r)) {
+      if (!kept.has(dongle)) continue;
+      const file = path.join(dir, `capture-${dongle.replace(/[^\w.-]+/g, '_')}.pcapng`);
+      await fs.writeFile(file, r.capture.pcapng(dongle));
+      captures.push({ dongle, file, ...r.capture.stats(dongle), violations });
+    }
+  }
+  await fs.writeFile(json, jsonReport(r, captures.length ? { captures } : {}));
   await fs.writeFile(html, htmlTimeline(r));
+  const extra = captures.length ? { captures } : {};
   if (r.shrunk) {
     const schedule = path.join(dir, 'minimal-schedule.json');
     await fs.writeFile(schedule, scheduleFile(r.replay.seed, r.shrunk.steps, `[${r.shrunk.invariant}] ${r.shrunk.violation.message}`));
-    return { json, html, schedule };
+    return { json, html, schedule, ...extra };
   }
-  return { json, html };
+  return { json, html, ...extra };
 }

@@ -1,6 +1,7 @@
 // The stress harness's entry points: one run (runOnce), a run shrunk to a minimal schedule when
 // it fails (runStress), and a seed's schedule (scheduleOf).
 import { childLog } from '../log.ts';
+import { RunCapture } from './capture.ts';
 import { VirtualClock } from './clock.ts';
 import { REAL_LAB_RATES, resolveRates, type ShrinkOptions, type ShrinkResult, type StressOptions, type StressResult } from './options.ts';
 import { randomSeed } from './random.ts';
@@ -8,17 +9,21 @@ import { DEFAULT_RATES, ScheduleGenerator, StressOptionError, type Rates, type S
 import { StressRun } from './runner.ts';
 import { shrinkSchedule } from './shrink.ts';
 import { HubTarget, MockTarget, type Target } from './target.ts';
+import { UsbipTarget } from './usbip-target.ts';
 
 const log = childLog('stress.runner');
 
 /** One run, no shrinking. */
 export async function runOnce(options: StressOptions): Promise<StressResult> {
   const seed = (options.seed ?? randomSeed()) >>> 0;
-  const base = options.hubs ? REAL_LAB_RATES : DEFAULT_RATES;
+  const real = options.hubs ?? options.usbip;
+  const base = real ? REAL_LAB_RATES : DEFAULT_RATES;
   const rates = resolveRates(options.rates, base);
   const hotplug = options.hubs ? 'power' : (options.hotplug ?? 'plug');
   let target: Target;
-  if (options.hubs) {
+  if (options.usbip) {
+    target = new UsbipTarget(options.usbip);
+  } else if (options.hubs) {
     target = new HubTarget(options.hubs);
   } else {
     const lab = typeof options.lab === 'function' ? options.lab() : options.lab;
@@ -26,6 +31,8 @@ export async function runOnce(options: StressOptions): Promise<StressResult> {
     target = new MockTarget(lab, hotplug);
   }
   const clock = target.kind === 'mock' ? new VirtualClock() : null;
+  const capture = options.capture === false ? null : new RunCapture(options.capture ?? {}, clock);
+  if (capture) target = capture.wrap(target);
   const limits = {
     ...(options.events !== undefined ? { events: options.events } : {}),
     ...(options.cycles !== undefined ? { cycles: options.cycles } : {}),
@@ -51,6 +58,7 @@ export async function runOnce(options: StressOptions): Promise<StressResult> {
     await run.shutdown();
     result = run.result(rates, base, hotplug, options.command ?? (target.kind === 'mock' ? 'usb-harness stress --mock-lab' : 'usb-harness stress'));
     if (options.schedule) result.schedule = [...options.schedule];
+    if (capture) result.capture = capture;
   } finally {
     // Let anything the teardown left behind run under logical time before the real timers return.
     if (clock) await clock.advanceTo(clock.elapsed + 100, 100).catch(() => undefined);
@@ -60,6 +68,7 @@ export async function runOnce(options: StressOptions): Promise<StressResult> {
     process.off('unhandledRejection', onRejection);
     process.off('uncaughtException', onException);
     await target.close().catch((err: unknown) => log.warn({ err }, 'closing the lab failed'));
+    capture?.close();
   }
   return result;
 }
@@ -76,7 +85,7 @@ function* generatorIterator(g: ScheduleGenerator): Iterator<Step> {
 export async function runStress(options: StressOptions): Promise<StressResult> {
   const seed = (options.seed ?? randomSeed()) >>> 0;
   const first = await runOnce({ ...options, seed });
-  const canShrink = !options.hubs && typeof options.lab === 'function' && options.shrink !== false;
+  const canShrink = !options.hubs && !options.usbip && typeof options.lab === 'function' && options.shrink !== false;
   if (!first.ok && canShrink && first.violations.length > 0) {
     const shrunk = await shrink({ ...options, seed }, first, typeof options.shrink === 'object' ? options.shrink : {});
     if (shrunk) first.shrunk = shrunk;
@@ -105,6 +114,7 @@ async function shrink(options: StressOptions, failing: StressResult, o: ShrinkOp
         onProgress: undefined,
         onViolation: undefined,
         onClock: undefined,
+        capture: false,
       });
       const hit = r.violations.some((v) => v.invariant === invariant);
       if (hit) last = r;

@@ -29,6 +29,7 @@ export class StressRun extends RunState {
 
   async setup(): Promise<void> {
     this.monitor.event = SETUP;
+    await this.buildStack();
     this.uevSub = this.model.uevents.subscribe((e) => onUevent(this, e));
     const ev = (await import('node:events').catch(() => null)) as { getEventListeners?: (t: EventTarget, n: string) => unknown[] } | null;
     this.getEventListeners = ev?.getEventListeners ?? null;
@@ -52,7 +53,7 @@ export class StressRun extends RunState {
     for (const s of this.sets.values()) await register(this, s, true);
     if (this.target.kind === 'mock') (this.target as MockTarget).lab.plugAll();
     await this.target.flush();
-    await this.usb.attachBackend(this.target.backend);
+    await this.stack.attachHost();
     await this.settle('setup', false);
     this.topo = await this.target.describe({ ports: () => this.serialBus.listDevices() });
     for (const d of this.topo.dongles) {
@@ -214,8 +215,14 @@ export class StressRun extends RunState {
 
   async shutdown(): Promise<void> {
     if (!this.stopped?.startsWith('stuck')) {
-      await this.usb.stop();
+      await this.stack.close();
     }
+  }
+
+  /** Port power switches by method, when the run made any (power mode, real hubs). */
+  private powerMethods(): Pick<StressResult, 'powerMethods'> {
+    const m = this.target.powerMethods?.();
+    return m && Object.keys(m).length > 0 ? { powerMethods: m } : {};
   }
 
   result(rates: Rates, base: Readonly<Rates>, hotplug: 'plug' | 'power', command: string): StressResult {
@@ -261,6 +268,7 @@ export class StressRun extends RunState {
       timelineDropped: this.monitor.timelineDropped,
       lanes: Object.fromEntries(this.lanes),
       topology: this.topo,
+      ...this.powerMethods(),
     };
   }
 }

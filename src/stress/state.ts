@@ -4,8 +4,9 @@
 import type { Subscription } from 'rxjs';
 import { CoreError, DriverModel, type AnyDriver } from '../core/index.ts';
 import { usbSerialBusOf, type SerialDriver, type SerialDriverSpec, type UsbSerialBus, type UsbSerialPort, type UsbSerialRegistration } from '../serial/index.ts';
+import { createStack, type UsbSerialStack } from '../stack.ts';
 import { UsbInterface } from '../usb/index.ts';
-import { UsbSubsystem } from '../usb/subsystem.ts';
+import type { UsbSubsystem } from '../usb/subsystem.ts';
 import type { UsbDeviceId } from '../usb/ids.ts';
 import type { VirtualClock } from './clock.ts';
 import { DriverWatch } from './instrument.ts';
@@ -85,8 +86,9 @@ export class RunState {
   readonly watch: DriverWatch;
   readonly time: TimeDriver;
   readonly model = new DriverModel({ pinWaitLogMs: 60_000 });
-  readonly usb: UsbSubsystem;
-  readonly serialBus: UsbSerialBus;
+  /** The stack under test (createStack), built by buildStack() at setup. */
+  stack!: UsbSerialStack;
+  serialBus!: UsbSerialBus;
   topo!: Topology;
   readonly sets = new Map<string, SetState>();
   readonly slots = new Map<string, SlotState>();
@@ -132,8 +134,19 @@ export class RunState {
     });
     this.watch = new DriverWatch(this.monitor);
     this.time = clock ? new LogicalTime(clock) : new WallTime();
-    this.usb = new UsbSubsystem({ model: this.model });
-    this.serialBus = usbSerialBusOf(this.usb.bus);
+  }
+
+  get usb(): UsbSubsystem {
+    return this.stack.usb;
+  }
+
+  /**
+   * Composes the stack on the run's model with no driver sets and the host not yet attached: the
+   * run registers its sets itself (each a tracked step) and attaches the host once the lab is plugged.
+   */
+  async buildStack(): Promise<void> {
+    this.stack = await createStack({ host: this.target.backend, model: this.model, attachHost: false, closeHost: false });
+    this.serialBus = usbSerialBusOf(this.stack.usb.bus);
   }
 
   /** Records a step's outcome (immediately, or when its operation completes). */

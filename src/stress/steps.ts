@@ -1,7 +1,7 @@
 // Executing schedule steps, one function per kind: hotplug, driver set registration, new_id and
 // remove_id, bind and unbind through the attribute tree, and on ports open, close, write (framed,
 // byte-exact traffic) and signals. Each records its outcome on the run (finish / launch).
-import { deregisterUsbSerialDrivers, PortDisconnectedError, registerUsbSerialDrivers, type SerialDriver } from '../serial/index.ts';
+import { PortDisconnectedError, type SerialDriver } from '../serial/index.ts';
 import type { UsbDriver } from '../usb/index.ts';
 import { disturb, disturbInterface, judgeError } from './causes.ts';
 import { goneChecks } from './checks.ts';
@@ -30,7 +30,7 @@ export async function register(run: RunState, s: SetState, initial: boolean, ste
   run.lane(`driver ${s.name}`, 'registering');
   const attempt = async (): Promise<string> => {
     try {
-      const reg = await registerUsbSerialDrivers(s.specs, s.name, s.ids, { usbBus: run.usb.bus });
+      const reg = await run.stack.register(s);
       s.reg = reg;
       s.phase = 'registered';
       s.attempt = null;
@@ -63,7 +63,7 @@ export function deregister(run: RunState, step: Step): void {
   run.lane(`driver ${s.name}`, 'deregistering');
   for (const d of run.topo.dongles) if (d.driverSet === s.name || reg.adapters().some((a) => run.target.dongleOf(a.usbDevice.host) === d.name)) disturb(run, d.name, 'deregister');
   run.launch(step, `deregister ${s.name}`, async () => {
-    await deregisterUsbSerialDrivers(reg);
+    await run.stack.deregister(reg);
     s.live--;
     run.watch.markGone(reg.usbDriver);
     for (const sd of reg.serialDrivers) run.watch.markGone(sd);

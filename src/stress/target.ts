@@ -6,7 +6,7 @@ import type { UsbSerialDriverSet } from '../serial/driver-set.ts';
 import type { SerialDriverSpec, UsbSerialPort } from '../serial/index.ts';
 import type { HostBackend, HostDevice } from '../usb/host.ts';
 import type { UsbDeviceId } from '../usb/ids.ts';
-import { ForeignDeviceError, HubControl, HubError, type HubInfo } from './hubs.ts';
+import { ForeignDeviceError, HubControl, HubError, type HubInfo, type PortPowerMethod } from './hubs.ts';
 import { StressOptionError, type NewIdCandidate, type Topology, type TopologyDongle, type TopologyLink } from './schedule.ts';
 import { discoverWiring } from './wiring.ts';
 
@@ -49,7 +49,7 @@ export interface LiveView {
 }
 
 export interface Target {
-  readonly kind: 'mock' | 'hubs';
+  readonly kind: 'mock' | 'hubs' | 'usbip';
   readonly backend: HostBackend;
   readonly driverSets: readonly StressDriverSet[];
   /** Once: what the schedule may touch (after drivers are registered and devices are up). */
@@ -69,6 +69,12 @@ export interface Target {
   /** Disconnects everything (mock only; a real lab stays powered). */
   disconnectAll(): Promise<void>;
   close(): Promise<void>;
+  /** Power switches so far by how they were made (power mode and real hubs). */
+  powerMethods?(): Partial<Record<PortPowerMethod, number>>;
+}
+
+function countMethod(counts: Partial<Record<PortPowerMethod, number>>, m: PortPowerMethod): void {
+  counts[m] = (counts[m] ?? 0) + 1;
 }
 
 /** Whether a host device is one of ours: matched by vendor and product in a driver set's table or a new_id candidate. */
@@ -97,6 +103,7 @@ export class MockTarget implements Target {
   private hubs: HubControl | null = null;
   private hubInfo = new Map<string, HubInfo>();
   private powered = new Map<string, boolean>();
+  private readonly methods: Partial<Record<PortPowerMethod, number>> = {};
 
   constructor(
     readonly lab: StressLab,
@@ -141,8 +148,12 @@ export class MockTarget implements Target {
     if (!at || !hub || !this.powered.has(dongle)) return 'skip:not-switchable';
     if (this.powered.get(dongle) === on) return `skip:already-${on ? 'on' : 'off'}`;
     this.powered.set(dongle, on);
-    await this.hubs!.sendPower(hub.host, at.port, on);
+    countMethod(this.methods, await this.hubs!.sendPower(hub.host, at.port, on));
     return 'ok';
+  }
+
+  powerMethods(): Partial<Record<PortPowerMethod, number>> {
+    return { ...this.methods };
   }
 
   isConnected(dongle: string): boolean {
@@ -203,6 +214,7 @@ export class HubTarget implements Target {
   readonly hubs: HubControl;
   private readonly dongles = new Map<string, { hub: HubInfo; port: number; powered: boolean }>();
   private readonly isOurs: (h: HostDevice) => boolean;
+  private readonly methods: Partial<Record<PortPowerMethod, number>> = {};
 
   constructor(private readonly o: HubTargetOptions) {
     this.isOurs = ourDevicePredicate(o.driverSets, o.newIds ?? []);
@@ -271,8 +283,12 @@ export class HubTarget implements Target {
       throw err;
     }
     d.powered = on;
-    await this.hubs.sendPower(d.hub.host, d.port, on);
+    countMethod(this.methods, await this.hubs.sendPower(d.hub.host, d.port, on));
     return 'ok';
+  }
+
+  powerMethods(): Partial<Record<PortPowerMethod, number>> {
+    return { ...this.methods };
   }
 
   isConnected(dongle: string): boolean {
@@ -302,7 +318,10 @@ export class HubTarget implements Target {
     for (const [name, d] of this.dongles) {
       if (d.powered) continue;
       d.powered = true;
-      await this.hubs.sendPower(d.hub.host, d.port, true).catch((err: unknown) => log.error({ err, dongle: name }, 'could not power the port back on'));
+      await this.hubs
+        .sendPower(d.hub.host, d.port, true)
+        .then((m) => countMethod(this.methods, m))
+        .catch((err: unknown) => log.error({ err, dongle: name }, 'could not power the port back on'));
     }
   }
 

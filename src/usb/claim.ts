@@ -9,9 +9,12 @@
 // Linux's does: the driver's disconnect runs for that interface (it must expect it), the bus
 // gives the USB interface back, unbind is announced.
 import { bindDeviceDriver, BusyError, CoreError, releaseDevice } from '../core/index.ts';
-import type { UsbBus } from './bus.ts';
+import { childLog } from '../log.ts';
+import { usbBusType, type UsbBus } from './bus.ts';
 import { UsbInterface } from './device.ts';
 import type { UsbDriver } from './driver.ts';
+
+const log = childLog('usb.claim');
 
 /** Binds `intf` to `driver` without a probe; `data` becomes its driverData. BusyError if it is bound. */
 export async function usbDriverClaimInterface(driver: UsbDriver, intf: UsbInterface, data?: unknown): Promise<void> {
@@ -38,9 +41,25 @@ export async function usbDriverClaimInterface(driver: UsbDriver, intf: UsbInterf
   });
 }
 
-/** Unbinds an interface `driver` claimed (or was probed on); nothing if another driver has it. */
+/**
+ * Unbinds an interface `driver` claimed (or was probed on); nothing if another driver has it. An
+ * interface the bus has not added yet had no bind announced: its driver's disconnect runs and the
+ * USB interface is given back with no unbind announced, as Linux's usb_driver_release_interface
+ * does for an interface that is not registered (usb_unbind_interface, then dev->driver = NULL).
+ */
 export async function usbDriverReleaseInterface(driver: UsbDriver, intf: UsbInterface): Promise<boolean> {
   const bus = driver.bus as UsbBus;
   if (intf.driver !== driver) return false;
-  return intf.lock.run(() => releaseDevice(bus, intf, driver));
+  return intf.lock.run(async () => {
+    if (intf.driver !== driver) return false;
+    if (intf.state !== 'detached') return releaseDevice(bus, intf, driver);
+    try {
+      await usbBusType.remove!(intf, driver);
+    } catch (err) {
+      log.warn({ err, intf: intf.name, driver: driver.name }, 'disconnect failed; interface released anyway');
+    }
+    intf.driver = null;
+    intf.driverData = undefined;
+    return true;
+  });
 }

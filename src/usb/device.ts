@@ -127,6 +127,27 @@ export class UsbDevice extends Device {
   }
 }
 
+/**
+ * The endpoints drivers may use. An endpoint whose wMaxPacketSize is 0 is left out, as Linux's
+ * usb_parse_endpoint skips it ("invalid wMaxPacketSize 0", drivers/usb/core/config.c): it can move
+ * no data, and a reader sized by it would ask for zero-length transfers forever. A driver that
+ * needs that endpoint then refuses the interface at probe like any interface missing one.
+ */
+function usableEndpoints(interfaceName: string, endpoints: readonly USBEndpoint[]): UsbEndpointInfo[] {
+  const usable: UsbEndpointInfo[] = [];
+  for (const e of endpoints) {
+    const address = e.endpointNumber | (e.direction === 'in' ? 0x80 : 0);
+    // Isochronous endpoints may have 0 in their first alternate setting (USB 2.0 5.6.3); this model
+    // only sees bulk and interrupt endpoints in use, so the rule applies to all it keeps.
+    if (!(e.packetSize > 0) && e.type !== 'isochronous') {
+      log.warn({ interface: interfaceName, endpoint: address }, 'endpoint has invalid wMaxPacketSize 0: skipped');
+      continue;
+    }
+    usable.push({ number: e.endpointNumber, address, direction: e.direction, type: e.type, packetSize: e.packetSize });
+  }
+  return usable;
+}
+
 /** One interface (its first alternate setting) of a device: what usb drivers bind. */
 export class UsbInterface extends Device implements UsbMatchTarget {
   readonly interfaceNumber: number;
@@ -152,13 +173,7 @@ export class UsbInterface extends Device implements UsbMatchTarget {
     this.interfaceSubclass = alt.interfaceSubclass;
     this.interfaceProtocol = alt.interfaceProtocol;
     this.interfaceName = alt.interfaceName ?? undefined;
-    this.endpoints = alt.endpoints.map((e) => ({
-      number: e.endpointNumber,
-      address: e.endpointNumber | (e.direction === 'in' ? 0x80 : 0),
-      direction: e.direction,
-      type: e.type,
-      packetSize: e.packetSize,
-    }));
+    this.endpoints = usableEndpoints(this.name, alt.endpoints);
   }
 
   // UsbMatchTarget: the device's fields, seen from the interface.

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,33 +14,8 @@ import {
   type UsbmonEvent,
 } from '../../src/capture/index.ts';
 import { MockUsbDevice, MockUsbHost, type MockBehaviour } from '../../mocks/index.ts';
+import { fields, warnings } from './tshark.ts';
 import { FTDI_DRIVER, ft232rWithLoopback, PL2303_DRIVER, pl2303hxWithLoopback, recordSession } from './sessions.ts';
-
-function tshark(file: string, ...args: string[]): string {
-  const r = spawnSync('tshark', ['-r', file, ...args], { encoding: 'utf8' });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new Error('tshark is not installed: run scripts/ensure-apt.sh (Debian package tshark)');
-  }
-  // tshark's only stderr line for a clean file run as root is its "Running as user root" note.
-  const complaints = r.stderr
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('Running as user'))
-    .join('\n');
-  if (r.status !== 0 || complaints) throw new Error(`tshark -r ${file}: exit ${r.status}: ${complaints}`);
-  return r.stdout;
-}
-
-/** Frames tshark flags as malformed or with an expert warning or error (severity >= PI_WARN). */
-function warnings(file: string): string {
-  return tshark(file, '-Y', '_ws.malformed or _ws.expert.severity >= 6291456').trim();
-}
-
-const fields = (file: string, filter: string, ...names: string[]) =>
-  tshark(file, '-Y', filter, '-T', 'fields', ...names.flatMap((n) => ['-e', n]))
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split('\t'));
 
 describe('capture: usbmon events in pcapng', function () {
   this.timeout(20_000);
@@ -198,5 +172,55 @@ describe('capture: usbmon events in pcapng', function () {
     expect(ev.slice(4).map((e) => e.setup?.bRequest)).to.deep.equal([3, undefined, 4, undefined]);
     expect(capture.dropped(hd!.key)).to.equal(6);
     expect(capture.events(['nobody'])).to.deep.equal([]);
+  });
+
+  it('rings bounded by bytes too, shared by a group; an attachment whose events all fell out goes with its enumeration', async () => {
+    const capture = new MemoryCapture({ limitPerDevice: 1000, bytesPerDevice: 100, groupOf: () => 'dongle' });
+    const host = new MockUsbHost();
+    const mk = (p: number) => new MockUsbDevice({ idVendor: 0x1209, idProduct: p, configurations: [{ interfaces: [{ endpoints: [] }] }] });
+    const a = mk(0x10);
+    host.plug(a);
+    await host.flush();
+    const backend = capture.wrapBackend(host);
+    const [ha] = await backend.getDevices();
+    await ha!.usb.open();
+    const out = { requestType: 'vendor', recipient: 'device', request: 1, value: 0, index: 0 } as const;
+    await ha!.usb.controlTransferOut(out, new Uint8Array(40));
+    host.unplug(a);
+    const b = mk(0x11);
+    host.plug(b);
+    await host.flush();
+    const hb = (await backend.getDevices()).find((d) => d.usb.productId === 0x11)!;
+    await hb.usb.open();
+    await hb.usb.controlTransferOut(out, new Uint8Array(40));
+    expect(capture.devices().sort()).to.deep.equal([ha!.key, hb.key].sort());
+    // more 40-byte OUTs go over 100 bytes: the first attachment's events fall out, and with them its enumeration
+    await hb.usb.controlTransferOut(out, new Uint8Array(40));
+    await hb.usb.controlTransferOut(out, new Uint8Array(40));
+    await host.close();
+    expect(capture.devices()).to.deep.equal([hb.key]);
+    expect(capture.devicesOf('dongle')).to.deep.equal([hb.key]);
+    const ev = capture.events();
+    expect(ev.filter((e) => e.data?.length === 40).length).to.equal(2);
+    expect(ev.slice(0, 2).every((e) => e.setup?.bRequest === 6 || e.type === 'C')).to.equal(true);
+    expect(() => new MemoryCapture({ bytesPerDevice: 0 })).to.throw(RangeError, /limits must be >= 1/);
+  });
+
+  it("hands the driver the transfer's own promise: recording adds no promise turns", async () => {
+    const settled = Promise.resolve({ status: 'ok', bytesWritten: 1 } as USBOutTransferResult);
+    const failing = Promise.reject(Object.assign(new Error('gone'), { name: 'NotFoundError' }));
+    failing.catch(() => undefined);
+    const usb = { configurations: [], configuration: undefined, transferOut: () => settled, transferIn: () => failing } as unknown as USBDevice;
+    const capture = new MemoryCapture();
+    const w = capture.wrapDevice({ key: 'x', usb, maxTransfersInFlight: 1 });
+    expect(w.usb.transferOut(1, Uint8Array.of(7))).to.equal(settled);
+    expect(w.usb.transferIn(1, 8)).to.equal(failing);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(capture.events().slice(2).map((e) => [e.type, e.status])).to.deep.equal([
+      ['S', -115],
+      ['S', -115],
+      ['C', 0],
+      ['C', -108],
+    ]);
   });
 });

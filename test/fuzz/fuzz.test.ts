@@ -1,6 +1,10 @@
 // Hostile and broken devices (issue 15): every fuzz target, 1,000 seeded cases each. A failure
 // prints its seed, path and minimal case; FUZZ_SEED / FUZZ_PATH / FUZZ_TARGET replay it, FUZZ_RUNS
 // changes the count.
+// It runs in a mocha process of its own (npm run test:fuzz, after the suite in npm test): each
+// case's crash trap charges every unhandled rejection and uncaught exception in its window to
+// that case, so a late rejection left by another spec file would be reported as a finding, and a
+// case the watchdog cut off keeps running into whatever spec comes next.
 import { expect } from 'chai';
 import { runOptions, runTarget } from './harness.ts';
 import { TARGETS } from './targets.ts';
@@ -18,7 +22,8 @@ describe('fuzz: hostile and broken devices', function () {
         console.log(`${t.name}: ${r.cases} cases, ${r.casesPerSecond.toFixed(0)} cases/s, ${r.outcomes.size} outcome kinds`);
         for (const [k, n] of [...r.outcomes].sort((a, b) => b[1] - a[1])) console.log(`  ${n}\t${k}`);
       }
-      expect(r.cases).to.equal(opts.numRuns);
+      // A replay (FUZZ_PATH) runs the recorded case and its shrinks only.
+      if (!opts.path) expect(r.cases).to.equal(opts.numRuns);
       // More than one way to end: the generator reaches past the happy path.
       expect(r.outcomes.size).to.be.greaterThan(1);
     });

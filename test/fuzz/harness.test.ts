@@ -32,6 +32,15 @@ describe('fuzz harness', () => {
     expect((err as Error).message).to.equal('hang: stuck case did not finish within 20 ms');
   });
 
+  it('a process stalled as a whole (not run by a loaded machine) past the bound is not a hang: the watchdog counts timer ticks', async () => {
+    const done = new Promise<string>((r) => setImmediate(() => r('done')));
+    const watched = withWatchdog('stalled case', done, 100);
+    // The whole process stops for 3 bounds' worth of wall time, as when the OS runs others.
+    const end = performance.now() + 300;
+    while (performance.now() < end);
+    expect(await watched).to.equal('done');
+  });
+
   it('untyped errors are violations, named ones are outcomes', () => {
     expect(() => typedErrorName(new TypeError("Cannot read properties of undefined (reading 'x')"), 'port.open')).to.throw(FuzzViolation, /untyped TypeError/);
     expect(() => typedErrorName('a string', 'port.open')).to.throw(FuzzViolation, /non-Error/);

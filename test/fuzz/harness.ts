@@ -82,16 +82,28 @@ function describe(x: unknown): string {
 
 /** Every case ends within this (a hang is a failure, with what was still running). */
 export const WATCHDOG_MS = 4000;
+/** The watchdog's clock: it counts ticks of this timer, not wall time (see withWatchdog). */
+const WATCHDOG_TICK_MS = 50;
 
+/**
+ * Rejects with a hang when `p` has not settled within `ms`, counted in ticks of a timer: a
+ * process the machine does not run for a while (eight test runs on two cores) sees one late
+ * tick where wall time would have run the bound out, while an idle hang still ends after `ms`.
+ * A synchronous or promise-job loop starves every timer and trips neither clock; mocha's
+ * timeout is the bound there.
+ */
 export async function withWatchdog<T>(what: string, p: Promise<T>, ms = WATCHDOG_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
   const dog = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FuzzViolation(`hang: ${what} did not finish within ${ms} ms`)), ms);
+    let ticks = Math.max(1, Math.ceil(ms / WATCHDOG_TICK_MS));
+    timer = setInterval(() => {
+      if (--ticks === 0) reject(new FuzzViolation(`hang: ${what} did not finish within ${ms} ms`));
+    }, Math.min(ms, WATCHDOG_TICK_MS));
   });
   try {
     return await Promise.race([p, dog]);
   } finally {
-    clearTimeout(timer);
+    clearInterval(timer);
   }
 }
 

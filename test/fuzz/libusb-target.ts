@@ -12,6 +12,7 @@ import {
   FTDI_IDS,
   LibusbBackend,
   PL2303_ID_TABLE,
+  UsbInterface,
   UsbSubsystem,
   deregisterUsbSerialDrivers,
   ftdiSerialDriver,
@@ -24,7 +25,6 @@ import type { LibusbConfigDescriptor, LibusbInterfaceDescriptor } from '../../sr
 import { FakeLegacyDevice, FakeLibusb, libusbError } from '../usb/backends/fake-libusb.ts';
 import { FuzzViolation, typedErrorName } from './harness.ts';
 import type { FuzzTarget } from './targets.ts';
-import { sleep } from '../helpers/async.ts';
 
 type RawString = { kind: 'ok'; text: string } | { kind: 'bytes'; bytes: number[] } | { kind: 'stall' };
 
@@ -191,17 +191,25 @@ export const libusbTarget: FuzzTarget<LibusbDraw> = {
       await registerUsbSerialDrivers([pl2303Driver], 'pl2303', PL2303_ID_TABLE, { usbBus: usb.bus }),
     ];
     const serialBus = usbSerialBusOf(usb.bus);
+    // The backend hands a new device on only after reading its strings (one event-loop turn per
+    // control transfer): wait for its queue, not for a count of turns a slow process may not reach.
     const settle = async () => {
-      for (let k = 0; k < 3; k++) {
-        await sleep(0);
-        await usb.settled();
-      }
+      await backend.flush();
+      await usb.settled();
     };
     try {
       lib.plug(dev);
       await settle();
       const ports = reg.flatMap((r) => r.ports());
       const devices = usb.bus.listDevices().length;
+      // wMaxPacketSize's bits 12..11 (extra transactions per microframe) and 15..13 (reserved) are
+      // no part of the packet size (USB 2.0 9.6.6; Linux's usb_endpoint_maxp masks them off).
+      for (const node of usb.bus.listDevices()) {
+        if (!(node instanceof UsbInterface)) continue;
+        for (const e of node.endpoints) {
+          if (e.packetSize > 0x7ff) throw new FuzzViolation(`packet size: ${node.name} endpoint 0x${e.address.toString(16)} has packetSize ${e.packetSize}, more than wMaxPacketSize's 11-bit size field holds`);
+        }
+      }
       let word = devices === 0 ? 'not-on-bus' : ports.length ? `bound(${[...new Set(ports.map((p) => p.serial.type.name))].join('+')})` : 'unbound';
       // A chip answers bulk IN within its latency period (an FTDI with its two status bytes); the
       // fake would hold them forever and make every close wait out the driver's bound.

@@ -1,9 +1,11 @@
 // Regression tests for what the fuzzer found, each named after its minimal case (shrunk by
 // fast-check) and replaying it through the same target, plus the direct check of the fixed rule.
 import { expect } from 'chai';
-import { PortDisconnectedError } from '../../src/index.ts';
+import { LibusbBackend, PortDisconnectedError } from '../../src/index.ts';
+import { FakeLegacyDevice, FakeLibusb } from '../usb/backends/fake-libusb.ts';
 import { createPl2303, mockFtdi } from '../../mocks/index.ts';
 import { CrashTrap, fuzzStack } from './harness.ts';
+import { libusbTarget, type LibusbDraw } from './libusb-target.ts';
 import { controlTarget, dataTarget } from './targets.ts';
 
 async function trapped(run: () => Promise<string>): Promise<string> {
@@ -16,6 +18,22 @@ async function trapped(run: () => Promise<string>): Promise<string> {
     return kind;
   } finally {
     trap.uninstall();
+  }
+}
+
+/** Runs `body` while every event-loop turn takes `ms` (a loaded machine, a heap busy collecting). */
+async function withSlowTurns<T>(ms: number, body: () => Promise<T>): Promise<T> {
+  let on = true;
+  const spin = () => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+    if (on) setImmediate(spin);
+  };
+  setImmediate(spin);
+  try {
+    return await body();
+  } finally {
+    on = false;
   }
 }
 
@@ -96,5 +114,100 @@ describe('fuzz regressions', function () {
     } finally {
       await stack.dispose();
     }
+  });
+
+  it('libusb: an FT232R whose one interface has no endpoints, three strings read through the brief open, on slow event-loop turns: unbound, not "left open with nothing bound"', async () => {
+    // The case is checked once the backend has handed the device on: its open to read the
+    // strings is enumeration, not a leak; a fixed count of turns ran out on a loaded machine.
+    const minimal: LibusbDraw = {
+      id: [0x0403, 0x6001, 0x0600],
+      stringIndexes: [0, 0, 1],
+      configs: [
+        {
+          bConfigurationValue: 1,
+          iConfiguration: 2,
+          interfaces: [[{ bInterfaceNumber: 0, bAlternateSetting: 0, bInterfaceClass: 0xff, bInterfaceSubClass: 0xff, bInterfaceProtocol: 0xff, iInterface: 3, endpoints: [] }]],
+        },
+      ],
+      strings: [{ kind: 'bytes', bytes: [3] }, { kind: 'stall' }, { kind: 'bytes', bytes: [] }, { kind: 'ok', text: '' }, { kind: 'ok', text: 'Mk' }],
+      open: false,
+    };
+    expect(await trapped(() => withSlowTurns(3, () => libusbTarget.run(minimal)))).to.equal('unbound');
+    // And a device that binds is seen bound, on the same slow turns.
+    const ftdi: LibusbDraw = { ...minimal, configs: [{ ...minimal.configs[0], interfaces: [[{ ...minimal.configs[0].interfaces[0][0], endpoints: [{ bEndpointAddress: 0x81, bmAttributes: 2, wMaxPacketSize: 64 }, { bEndpointAddress: 0x02, bmAttributes: 2, wMaxPacketSize: 64 }] }]] }], open: true };
+    expect(await trapped(() => withSlowTurns(3, () => libusbTarget.run(ftdi)))).to.equal('bound(ftdi_sio) open=ok');
+  });
+
+  it('libusb: an FT232R whose one endpoint is bulk IN with wMaxPacketSize 2048 (a transaction bit, size 0) shows packetSize 0, not 2048', async () => {
+    const minimal: LibusbDraw = {
+      id: [0x0403, 0x6001, 0x0600],
+      stringIndexes: [0, 0, 0],
+      configs: [
+        {
+          bConfigurationValue: 1,
+          iConfiguration: 0,
+          interfaces: [[{ bInterfaceNumber: 0, bAlternateSetting: 0, bInterfaceClass: 0xff, bInterfaceSubClass: 0xff, bInterfaceProtocol: 0xff, iInterface: 0, endpoints: [{ bEndpointAddress: 0x81, bmAttributes: 2, wMaxPacketSize: 2048 }] }]],
+        },
+      ],
+      strings: [{ kind: 'bytes', bytes: [] }, { kind: 'stall' }, { kind: 'ok', text: '' }, { kind: 'bytes', bytes: [] }, { kind: 'ok', text: '' }],
+      open: false,
+    };
+    expect(await trapped(() => libusbTarget.run(minimal))).to.equal('unbound');
+
+    // The rule: the WebUSB view's packetSize is the 11-bit size field (the serial drivers size
+    // their reads from it: 16 packets a transfer, 1 MiB each for a raw 0xffff).
+    const lib = new FakeLibusb();
+    const dev = new (class extends FakeLegacyDevice {
+      override get configDescriptor() {
+        const c = structuredClone(super.configDescriptor);
+        c.interfaces[0]![0]!.endpoints = [
+          { bEndpointAddress: 0x81, bmAttributes: 2, wMaxPacketSize: 0xffff },
+          { bEndpointAddress: 0x02, bmAttributes: 2, wMaxPacketSize: 0x1840 },
+        ];
+        return c;
+      }
+      override get allConfigDescriptors() {
+        return [this.configDescriptor];
+      }
+    })(lib);
+    lib.devices.push(dev);
+    const backend = new LibusbBackend(lib, { platform: 'darwin' });
+    try {
+      const [d] = await backend.getDevices();
+      expect(d!.usb.configuration?.interfaces[0]?.alternate.endpoints.map((e) => e.packetSize)).to.deep.equal([0x7ff, 64]);
+    } finally {
+      await backend.close();
+    }
+  });
+  it('libusb: a PL2303 whose bulk IN endpoint has wMaxPacketSize 0, opened: the endpoint is skipped as Linux does, the port unbound, no endless zero-length reads', async () => {
+    const minimal: LibusbDraw = {
+      id: [0x067b, 0x2303, 0x0300],
+      stringIndexes: [0, 0, 0],
+      configs: [
+        {
+          bConfigurationValue: 1,
+          iConfiguration: 0,
+          interfaces: [
+            [
+              {
+                bInterfaceNumber: 0, bAlternateSetting: 0, bInterfaceClass: 0xff, bInterfaceSubClass: 0, bInterfaceProtocol: 0, iInterface: 0,
+                endpoints: [
+                  { bEndpointAddress: 0x81, bmAttributes: 3, wMaxPacketSize: 10 },
+                  { bEndpointAddress: 0x02, bmAttributes: 2, wMaxPacketSize: 64 },
+                  { bEndpointAddress: 0x83, bmAttributes: 2, wMaxPacketSize: 0 },
+                ],
+              },
+            ],
+          ],
+        },
+      ],
+      strings: [{ kind: 'stall' }, { kind: 'stall' }, { kind: 'stall' }, { kind: 'stall' }, { kind: 'stall' }],
+      open: true,
+    };
+    expect(await trapped(() => libusbTarget.run(minimal))).to.equal('unbound');
+    // The same PL2303 with a usable bulk IN binds and opens: only the zero-size endpoint was the problem.
+    const usable: LibusbDraw = structuredClone(minimal);
+    usable.configs[0]!.interfaces[0]![0]!.endpoints[2]!.wMaxPacketSize = 64;
+    expect(await trapped(() => libusbTarget.run(usable))).to.match(/^bound\(pl2303\)/);
   });
 });

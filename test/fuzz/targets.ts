@@ -359,16 +359,26 @@ export const hotplugTarget: FuzzTarget<{ draw: DeviceDraw; lies: AnswerLie[]; fa
       if (!goodFirst) stack.host.plug(good.device, '2-1');
       if (garbage && unplugGarbage) stack.host.unplug(garbage);
       const all = garbage ? [garbage, good.device] : [good.device];
+      let lateBind = false;
       if (slow && garbage?.plugged) {
-        // Not settle(): that waits for the garbage probe too. The good one binds meanwhile.
-        const t0 = performance.now();
-        while (stack.portsOf(good.device).length === 0 && performance.now() - t0 < SLOW_MS / 2) await sleep(1);
+        // The good one must bind while the garbage is still being asked (its control requests
+        // answer SLOW_MS late), not only once everything has settled (read first, so a good one
+        // bound only after the garbage's probe fails even when both are seen at once). Not a
+        // wall-clock bound: a loaded machine may take its time binding the good one.
+        let settled = false;
+        let asked = false;
+        void stack.settle().then(() => void (settled = true));
+        while (!settled && stack.portsOf(good.device).length === 0) {
+          if (garbage.pendingOn(0) > 0) asked = true;
+          await sleep(1);
+        }
+        lateBind = settled && asked;
       } else {
         await stack.settle();
         stack.checkPlugged(all);
       }
       const ports = stack.portsOf(good.device);
-      if (ports.length !== 1) throw new FuzzViolation(`the good ${goodPart} has ${ports.length} port(s) next to the garbage device${slow ? ` (still probing after ${SLOW_MS / 2} ms)` : ''}`);
+      if (ports.length !== 1 || lateBind) throw new FuzzViolation(`the good ${goodPart} has ${ports.length} port(s) next to the garbage device${lateBind ? ' (bound only once the garbage probe had ended)' : ''}`);
       const port = ports[0];
       stack.watchPort(port);
       await port.open({ baudRate: 115200 });

@@ -15,3 +15,10 @@ export function pattern(n: number, seed = 1): Uint8Array {
   }
   return out;
 }
+
+/** The index of the first byte where `a` and `b` differ (or where the shorter ends); -1 when equal. */
+export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}

@@ -184,6 +184,42 @@ describe('mocks/uart', () => {
     expect(rest.errors).to.deep.equal([{ offset: 5, kind: 'overrun' }]);
   });
 
+  it('an unpaced block after an overrun carries the overrun mark on its first byte, and wraps the FIFO intact', async () => {
+    const a = new UartPort();
+    const b = new UartPort({ rxFifoSize: 8 });
+    nullModem(a, b);
+    b.injectRx([1, 2, 3, 4, 5, 6, 7, 8, 9]); // one byte too many: overrun pending
+    expect(b.stats.overruns).to.equal(1);
+    expect([...b.read(5).data]).to.deep.equal([1, 2, 3, 4, 5]);
+    const sent = Uint8Array.from([20, 21, 22, 23, 24]);
+    const writing = a.write(sent);
+    sent.fill(0); // the port took a copy
+    await writing;
+    const got = b.read();
+    expect([...got.data]).to.deep.equal([6, 7, 8, 20, 21, 22, 23, 24]);
+    expect(got.errors).to.deep.equal([{ offset: 3, kind: 'overrun' }]);
+    expect(b.stats.rxBytes).to.equal(13);
+  });
+
+  it('takeClean moves clean bytes into a sink across the FIFO wrap, and refuses while a flagged byte is held', () => {
+    const port = new UartPort({ rxFifoSize: 4 });
+    const got: number[] = [];
+    const sink = { pushClean: (bytes: Uint8Array, from: number, n: number) => got.push(...bytes.subarray(from, from + n)) };
+    port.injectRx([1, 2, 3]);
+    expect(port.takeClean(2, sink)).to.equal(2);
+    port.injectRx([4, 5, 6]); // wraps
+    expect(port.takeClean(10, sink)).to.equal(4);
+    expect(got).to.deep.equal([1, 2, 3, 4, 5, 6]);
+    port.injectRx([7, 8], [{ offset: 1, kind: 'parity' }]);
+    expect(port.takeClean(10, sink)).to.equal(-1);
+    const chunk = port.read();
+    expect([...chunk.data]).to.deep.equal([7, 8]);
+    expect(chunk.errors).to.deep.equal([{ offset: 1, kind: 'parity' }]);
+    port.injectRx([9]);
+    expect(port.takeClean(10, sink)).to.equal(1);
+    expect(got.at(-1)).to.equal(9);
+  });
+
   it('flushTx drops what is not yet sent; reset empties both FIFOs and drops the outputs', async () => {
     const a = new UartPort({ pacing: true, settings: s8n1(1200) });
     const b = new UartPort();

@@ -45,6 +45,45 @@ describe('serial: port close', () => {
   });
 });
 
+describe('serial: close waits for the control calls already running', () => {
+  it('setSignals and getSignals started before close finish before the chip is closed (Linux: the tty lock orders ioctls and close)', async () => {
+    const usb = new UsbSubsystem({ model: new DriverModel() });
+    const backend = new FakeBackend();
+    await usb.attachBackend(backend);
+    const calls: string[] = [];
+    const slow = <T>(name: string, value: T) => async () => {
+      calls.push(`${name} start`);
+      await new Promise((r) => setTimeout(r, 20));
+      calls.push(`${name} end`);
+      return value;
+    };
+    const ops = stubOps({
+      close: async () => void calls.push('close'),
+      setSignals: slow('signals', undefined),
+      getModemLines: slow('lines', { cts: true, dsr: false, ri: false, dcd: false }),
+    });
+    const reg = await registerUsbSerialDrivers([{ name: 'racy', idTable: [usbDevice(1, 1)], port: ops }], 'racy_usb', [usbDevice(1, 1)], { usbBus: usb.bus });
+    backend.plug({ vendorId: 1, productId: 1 });
+    await usb.settled();
+    const port = reg.ports()[0]!;
+    await port.open(DEFAULT_SETTINGS);
+    const signals = port.setSignals({ dtr: true, rts: true });
+    const lines = port.getSignals();
+    await port.close();
+    expect(await signals).to.equal(undefined);
+    expect((await lines).cts).to.equal(true);
+    expect(calls).to.deep.equal(['signals start', 'lines start', 'signals end', 'lines end', 'close']);
+    // Once close has begun, new calls are refused at once with the port's state named.
+    await port.open(DEFAULT_SETTINGS);
+    const closing = port.close();
+    const late = await port.setSignals({ dtr: false }).catch((e: Error) => e);
+    expect(late).to.be.instanceOf(Error).with.property('message').that.matches(/setSignals needs an open port/);
+    await closing;
+    await deregisterUsbSerialDrivers(reg);
+    await usb.stop();
+  });
+});
+
 describe('serial: port open racing an unbind', () => {
   it("open() cut short by deregistration rejects with PortDisconnectedError (the backend's error as cause)", async () => {
     const usb = new UsbSubsystem({ model: new DriverModel() });

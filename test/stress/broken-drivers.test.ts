@@ -7,7 +7,7 @@ import { brokenLab, type Defect } from './fixtures/broken-drivers.ts';
 // Each defect with a seed whose 400 events of the default lab reach it (a deregistration that
 // releases an adapter, for the late attach).
 const cases: { defect: Defect; invariant: Invariant; message: RegExp; seed?: number }[] = [
-  { defect: 'attach-after-unregistration', invariant: 'method-after-unregistration', message: /driverAttach\(\) through a pin already put back/, seed: 2 },
+  { defect: 'attach-after-unregistration', invariant: 'method-after-unregistration', message: /driverAttach\(\) through a pin already put back/, seed: 1 },
   { defect: 'leak-dynamic-id', invariant: 'leaked-dynamic-id', message: /usb driver 'ftdi_sio' keeps dynamic ID 0403:7777 that none of its serial drivers has/ },
   { defect: 'forget-release-interface', invariant: 'leaked-claim', message: /dongle ft2232h: interface\(s\) 1 claimed with no driver bound/ },
   { defect: 'hold-pin', invariant: 'leaked-pin', message: /broken: taken in attach, never put back/ },

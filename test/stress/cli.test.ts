@@ -86,7 +86,7 @@ describe('stress: the command line', function () {
     const r = await run(['--mock-lab', '--dry-run']);
     expect(r.code).to.equal(0);
     expect(r.out).to.match(/hub 1-1 .* per-port power switching/);
-    expect(r.out).to.match(/port 1: power on, 1-1\.1 0403:6001 .*\(ours\)  \[will cycle\]/);
+    expect(r.out).to.match(/port 1: power on, 1-1\.1 0403:6001 .*\(ours\)  \[will cycle by hub-request\]/);
     expect(r.out).to.match(/NOT ours\)  \[refused without --force\]/);
   });
 

@@ -13,7 +13,7 @@ describe('stress: the built-in mock lab', function () {
 
   it('has the bench the brief asks for, by name, and is what the CLI context needs', () => {
     const lab = createMockLab({ driverSets: defaultDriverSets() });
-    expect(lab.dongles()).to.deep.equal(['ft232r', 'ft2232h', 'pl2303hx', 'ft232h', 'receiver', 'pl2303gc', 'custom-ftdi', 'custom-pl2303', 'cp2102', 'cp2105', 'uno']);
+    expect(lab.dongles()).to.deep.equal(['ft232r', 'ft2232h', 'pl2303hx', 'ft232h', 'receiver', 'pl2303gc', 'custom-ftdi', 'custom-pl2303', 'cp2102', 'cp2105', 'ch340', 'uno']);
     const t = lab.topology();
     expect(t.dongles.map((d) => d.name)).to.not.include('receiver');
     expect(t.links.map((l) => l.id)).to.deep.equal([
@@ -28,6 +28,7 @@ describe('stress: the built-in mock lab', function () {
       'cp2102>cp2102',
       'cp2105.a>cp2105.b',
       'cp2105.b>cp2105.a',
+      'ch340>ch340',
       'uno>uno',
     ]);
     expect(lab.driverSets.map((s) => `${s.name}:${s.specs.map((x) => x.name).join('+')}`)).to.deep.equal(['ftdi_sio:ftdi_sio', 'pl2303:pl2303', 'cp210x:cp210x', 'ch341:ch341', 'cdc_acm:cdc_acm']);
@@ -94,7 +95,7 @@ describe('stress: the built-in mock lab', function () {
     expect(h.ports[5]!.devices).to.deep.equal([]);
     const listing = formatHubListing(hubs).join('\n');
     expect(listing).to.match(/hub 1-1 2001:f103 .*7 ports, per-port power switching/);
-    expect(listing).to.match(/port 2: power on, 1-1\.2 0403:6010 .*\(ours\)  \[will cycle\]/);
+    expect(listing).to.match(/port 2: power on, 1-1\.2 0403:6010 .*\(ours\)  \[will cycle by hub-request\]/);
     expect(listing).to.match(/port 5: power on, 1-1\.5 046d:c52b .*\(NOT ours\)  \[refused without --force\]/);
     expect(listing).to.match(/hub 2-1 .* ganged power switching -- not switchable/);
 

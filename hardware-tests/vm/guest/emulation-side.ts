@@ -173,7 +173,14 @@ export function pumpEndpoint(opts: {
     void (async () => {
       const buf = Buffer.alloc(packet);
       while (running()) {
-        const n = await readAsync(fd, buf).catch((e: Error) => (running() && log.errors.push(`${label} read: ${e.message}`), -1));
+        const n = await readAsync(fd, buf).catch((e: NodeJS.ErrnoException) => {
+          // ESHUTDOWN: the function is disabled for the moment (the host reset or reconfigured the
+          // device, as a driver taking the interface over does); FunctionFS enables the endpoint
+          // again with the next configuration, so this is an event, not a lost transfer.
+          if (e.code === 'ESHUTDOWN') log.events.push(`${label} read: endpoint disabled (ESHUTDOWN)`);
+          else if (running()) log.errors.push(`${label} read: ${e.message}`);
+          return -1;
+        });
         if (n < 0) {
           await sleep(5);
           continue;

@@ -24,6 +24,8 @@ mount -t tmpfs tmpfs /dev/shm
 # The host's /tmp is a lower layer: the guest writes its own (tsx's compile cache stays warm
 # from the host's, read through the overlay).
 hostname usbvm 2>/dev/null
+# The job's settings (VM_EXTRA_MODULES, VM_UDEV, VM_REPO, ...) before anything that reads them.
+. $J/env.sh
 
 for m in virtio_console xhci_pci usbserial ftdi_sio $VM_EXTRA_MODULES; do
   modprobe "$m" 2>> $J/stage2.log || echo "stage2: modprobe $m failed" >> $J/stage2.log
@@ -37,7 +39,6 @@ if [ "${VM_UDEV:-1}" = 1 ]; then
 fi
 mark udev
 
-. $J/env.sh
 cd "$VM_REPO" || finish 125
 mark job-start
 if [ -n "$VM_SHELL" ]; then

@@ -70,7 +70,17 @@ const heartbeat = setInterval(() => {
 }, 100);
 
 const backend = await createHostBackend(backendName);
-const usb = new UsbSubsystem({ model: new DriverModel() });
+const model = new DriverModel();
+const usb = new UsbSubsystem({ model });
+// Attachments whose interface reached our bus. The subsystem applies a port's events in order, so
+// an attachment unplugged while its port's queue was still busy (the previous attachment's
+// removal waiting out a probe) is dropped before it is added: no probe is then right.
+const interfacesAdded = new Set<number>();
+model.uevents.subscribe((u) => {
+  if (u.action !== 'add' || u.kind !== 'device' || u.bus !== usb.bus.name) return;
+  const node = usb.bus.getDevice(u.name);
+  if (node instanceof UsbInterface) interfacesAdded.add(idOf(node.usbDevice.host));
+});
 const sub = hotplugEvents(backend).subscribe({
   next: (e) => stream.push({ type: e.type, serial: e.serialNumber, port: e.portPath, key: e.device.key, attachment: idOf(e.device), seq: e.seq, tick: ++tick, ms: Math.round(performance.now() - t0) }),
   error: (err: unknown) => errors.push(`stream: ${String(err)}`),
@@ -188,6 +198,6 @@ stop();
 await usb.stop();
 await backend.close();
 clearInterval(heartbeat);
-writeResult({ backend: backendName, uptimeAtStart, stalls, finalWaitMs, plugs, stream, calls, gens, snapshots, opens, errors, unhandled, final });
+writeResult({ backend: backendName, uptimeAtStart, stalls, finalWaitMs, plugs, stream, interfacesAdded: [...interfacesAdded], calls, gens, snapshots, opens, errors, unhandled, final });
 console.log(`generations ${gen}, stream events ${stream.length}, driver calls ${calls.length}, opens ${opens.length}, errors ${errors.length}, unhandled rejections ${unhandled.length}`);
 link.close();

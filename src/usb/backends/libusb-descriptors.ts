@@ -40,7 +40,10 @@ export function toWebUsbConfigurations(
               endpointNumber: ep.bEndpointAddress & 0x0f,
               direction: ep.bEndpointAddress & 0x80 ? ('in' as const) : ('out' as const),
               type: ENDPOINT_TYPES[ep.bmAttributes & 3] as USBEndpointType,
-              packetSize: ep.wMaxPacketSize,
+              // The size field only (bits 10..0): bits 12..11 count extra transactions per
+              // microframe and 15..13 are reserved (USB 2.0 9.6.6); libusb hands the raw word,
+              // Linux's usb_endpoint_maxp() masks it, and so does the mock host's view.
+              packetSize: ep.wMaxPacketSize & 0x7ff,
             })),
         }));
         const first = alts[0] as LibusbInterfaceDescriptor;

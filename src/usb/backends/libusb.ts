@@ -208,6 +208,16 @@ export class LibusbBackend implements HostBackend {
     return this.hub.add(listener);
   }
 
+  /**
+   * Resolves once every attach and detach libusb has reported so far is delivered to the
+   * watchers. A new device reaches them only after its brief open to read the string
+   * descriptors, which takes as many event-loop turns as it has strings: a caller that must see
+   * the device on the bus waits for this (then UsbSubsystem.settled()), not for a number of turns.
+   */
+  flush(): Promise<void> {
+    return this.hub.drain();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -79,3 +79,46 @@ export async function readSysfsStringAsync(path: string): Promise<string | null>
     return null;
   }
 }
+
+/**
+ * A hub port's `disable` attribute (linux drivers/usb/core/port.c `disable_store`, kernel 6.0+):
+ * writing 1 disconnects the device below, then clears the port's PORT_POWER and keeps it off;
+ * 0 powers it again and the device re-enumerates. Through it the kernel's hub driver knows the
+ * port is meant to be off: a bare ClearPortFeature(PORT_POWER) from userspace is undone by the
+ * hub driver within seconds (uhubctl's README says the same of real hubs).
+ * Root hub `usb1` port 3: `<root>/devices/1-0:1.0/usb1-port3/disable`; hub `1-2` port 3:
+ * `<root>/devices/1-2:<bConfigurationValue>.0/1-2-port3/disable` (uhubctl builds the same names).
+ * The path, or null where it does not exist or this process may not write it.
+ */
+export async function hubPortDisablePath(opts: SysfsOptions, hub: string, port: number): Promise<string | null> {
+  if ((opts.platform ?? process.platform) !== 'linux') return null;
+  const devices = `${sysfsUsbRoot(opts)}/devices`;
+  const root = /^usb(\d+)$/.exec(hub);
+  let fs: NodeFs;
+  try {
+    fs = nodeFs();
+  } catch {
+    return null;
+  }
+  let interfaceDir: string | undefined;
+  if (root) interfaceDir = `${root[1]}-0:1.0`;
+  else {
+    // The hub's interface 0 in whichever configuration is active (hubs have one; 1 in practice).
+    const entries = await fs.promises.readdir(devices).catch(() => [] as string[]);
+    interfaceDir = entries.find((e) => e.startsWith(`${hub}:`) && e.endsWith('.0'));
+  }
+  if (!interfaceDir) return null;
+  const path = `${devices}/${interfaceDir}/${hub}-port${port}/disable`;
+  try {
+    await fs.promises.access(path, fs.constants.W_OK);
+    return path;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes a hub port's `disable` attribute: true cuts the port's power, false restores it. */
+export async function writeHubPortDisable(path: string, disable: boolean): Promise<void> {
+  const fs = nodeFs();
+  await fs.promises.writeFile(path, disable ? '1' : '0', { flag: fs.constants.O_WRONLY });
+}

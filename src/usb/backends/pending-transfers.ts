@@ -29,10 +29,7 @@ export class PendingTransfers {
     start: (onAbort: (hook: (reason: Error) => void) => void) => Promise<T>,
   ): Promise<T> {
     let hook: ((reason: Error) => void) | undefined;
-    let rejectEarly!: (reason: Error) => void;
-    const early = new Promise<never>((_, reject) => {
-      rejectEarly = reject;
-    });
+    let rejectEarly: ((reason: Error) => void) | undefined;
     let result: Promise<T>;
     try {
       result = start((h) => {
@@ -49,16 +46,21 @@ export class PendingTransfers {
       interfaceNumber,
       abort: (reason) => {
         if (hook) hook(reason);
-        else rejectEarly(reason);
+        else rejectEarly?.(reason);
       },
       settled,
     };
     this.entries.add(entry);
     void settled.then(() => this.entries.delete(entry));
-    // Whichever comes first: the transfer's own outcome or an early abort.
-    const raced = Promise.race([result, early]);
+    // A backend that registered its abort hook during start settles `result` itself on abort:
+    // the caller gets `result` as it is (the hot path: one transfer costs no extra promises).
+    if (hook) return result;
+    // Otherwise whichever comes first: the transfer's own outcome or an early abort.
+    const early = new Promise<never>((_, reject) => {
+      rejectEarly = reject;
+    });
     early.catch(() => undefined);
-    return raced;
+    return Promise.race([result, early]);
   }
 
   /** Aborts transfers of one interface (or all when undefined); resolves when they settled. */

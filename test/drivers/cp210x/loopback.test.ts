@@ -5,25 +5,7 @@ import { expect } from 'chai';
 import { loopbackPlug } from '../../../mocks/index.ts';
 import { createCp210x, type Cp210xPart } from '../../../mocks/cp210x/index.ts';
 import { collect, cp210xLab } from './lab.ts';
-
-/** A pattern that shows reordering, loss and duplication (not periodic in 256 or 64). */
-function pattern(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = 0x2468ace1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
+import { firstDifference, pattern } from '../../helpers/bytes.ts';
 
 async function loop(part: Cp210xPart, bytes: number, baudRate: number, inFlight = 4) {
   const lab = await cp210xLab({ host: { maxTransfersInFlight: inFlight } });
@@ -33,7 +15,7 @@ async function loop(part: Cp210xPart, bytes: number, baudRate: number, inFlight 
     await lab.plug(device);
     const port = lab.port();
     await port.open({ baudRate });
-    const data = pattern(bytes);
+    const data = pattern(bytes, 0x2468ace1);
     const got = collect(port, bytes, 60_000);
     const written = await port.write(data);
     const back = await got;
@@ -69,7 +51,7 @@ describe('CP210x loopback through the whole stack', function () {
       await lab.plug(device);
       const port = lab.port();
       await port.open({ baudRate: 115200 });
-      const data = pattern(4096);
+      const data = pattern(4096, 0x2468ace1);
       const got = collect(port, data.length, 10_000);
       await port.write(data);
       await port.drain();

@@ -4,13 +4,7 @@ import { expect } from 'chai';
 import { loopbackPlug } from '../../../mocks/index.ts';
 import { createPl2303, type Pl2303Part } from '../../../mocks/pl2303/index.ts';
 import { collect, pl2303Lab } from './lab.ts';
-import { pattern } from '../../helpers/bytes.ts';
-
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
+import { firstDifference, pattern } from '../../helpers/bytes.ts';
 
 async function loop(part: Pl2303Part, bytes: number, baudRate: number, inFlight = 4) {
   const lab = await pl2303Lab({ host: { maxTransfersInFlight: inFlight } });

@@ -144,6 +144,20 @@ describe('libusb backend: enumeration and hotplug', () => {
     stop();
   });
 
+  it('flush resolves once the devices libusb reported are delivered, string reads included', async () => {
+    const events: string[] = [];
+    const stop = await backend.watch((e) => events.push(`${e.type} ${e.device.usb.productName}`));
+    const dev = new FakeLegacyDevice(lib);
+    lib.plug(dev);
+    lib.plug(new FakeLegacyDevice(lib, 1, [4], 9));
+    lib.unplug(dev);
+    expect(events).to.deep.equal([]);
+    await backend.flush();
+    expect(events).to.deep.equal(['connect FT232R USB UART', 'connect FT232R USB UART', 'disconnect FT232R USB UART']);
+    expect(dev.isOpen).to.equal(false);
+    stop();
+  });
+
   it('a device gone from the list (not watching) is dropped and fails with NotFoundError', async () => {
     const dev = new FakeLegacyDevice(lib);
     lib.devices.push(dev);
