@@ -1,19 +1,25 @@
 // Opt-in (USB_HARNESS_VM_BROWSER=1, see run-tier.ts): the Web Serial page (web/) in the guest's
 // Chromium on QEMU's emulated FTDI through the real kernel, granted by the managed policy
 // WebUsbAllowDevicesForUrls, with the kernel's ftdi_sio let go of the interface in both ways
-// Chromium allows (sysfs unbind; the AutomaticUsbDetach feature). A byte-exact Web Serial loopback
-// through the host's echo peer, read off the page's DOM, next to the same loopback in Node (our
-// FTDI driver on libusb in the same guest). Chromium under TCG takes minutes, hence opt-in.
+// Chromium allows (the AutomaticUsbDetach feature; sysfs unbind, after the control with ftdi_sio
+// bound). A byte-exact Web Serial loopback through the host's echo peer, read off the page's DOM,
+// next to the same loopback in Node (the page's stack on libusb). One Chromium per guest, one guest
+// per phase: each phase starts from the state the kernel boots in. Chromium under TCG takes
+// minutes, hence opt-in.
 import { expect } from 'chai';
-import { withGuest } from './runner.ts';
-import { echoPeer } from './peers.ts';
+import { createHash } from 'node:crypto';
+import { withGuest, type GuestRun } from './runner.ts';
+import { echoPeer, type PeerStats } from './peers.ts';
 import { jobFailed, logTimings, skipWithoutVm } from './tier.ts';
 import { buildPage } from '../../web/build.ts';
+import { patternByte } from '../../web/app/loopback.ts';
 
 const BYTES = 64 * 1024;
-/** What the page sends as its first line ("ping from chromium" + LF, the page's default line end). */
-const PING_PAGE = 'ping from chromium\n'.length;
-const PING_NODE = 'ping from node\r\n'.length;
+/** The first line each side sends: the page's with its default line end (LF). */
+const PING_PAGE = 'ping from chromium\n';
+const PING_NODE = 'ping from node\r\n';
+/** One guest: boot plus one Chromium under TCG on a loaded machine (~5 min measured; room for load). */
+const GUEST_TIMEOUT_MS = 1_200_000;
 
 interface BrowserRun {
   label: string;
@@ -27,74 +33,118 @@ interface BrowserRun {
   openMs: number;
   kernelBoundWhileOpen: string[];
   loadToFirstEchoMs: number;
-  loopback: { outcome: string; text: string; progress: number; seconds: number; kBps: number };
+  loopback: { outcome: string; text: string; progress: number; seconds: number; kiBps: number };
   closed: string;
   pageErrors: string[];
   kernelBoundAfter: string[];
-  /** The phase's failure, when it failed (the job goes on with the next). */
+  /** How far the phase got, when it failed. */
   error?: string;
 }
 
-interface Result {
+interface BrowserResult {
   bytes: number;
   before: { kernelBound: string[] };
-  unbind: BrowserRun;
-  rebound: string[];
-  autoDetach: BrowserRun;
-  node: { startToFirstEchoMs: number; received: number; identical: boolean; seconds: number; kBps: number };
+  browser: BrowserRun;
+  rebound?: string[];
 }
 
-function expectLoopedBack(r: BrowserRun): void {
-  expect(r.error, `${r.label}: the phase failed`).to.equal(undefined);
-  expect(r.ready, `${r.label}: page start`).to.equal('true');
-  expect(r.mode).to.contain('Real USB');
+interface NodeResult {
+  bytes: number;
+  port: string;
+  startToFirstEchoMs: number;
+  received: number;
+  identical: boolean;
+  seconds: number;
+  kiBps: number;
+}
+
+/** What the host's echo peer must have seen: the ping, then the page's loopback pattern. */
+function expectedDigest(ping: string): string {
+  const data = Uint8Array.from({ length: BYTES }, (_, i) => patternByte(i));
+  return createHash('sha256').update(ping).update(data).digest('hex');
+}
+
+const s = (msec: number) => `${(msec / 1000).toFixed(1)} s`;
+
+function bootGuest<R>(job: string, env: Record<string, string>): Promise<GuestRun<PeerStats> & { result: R }> {
+  return withGuest(
+    { devices: [{ id: 'ftdi' }], job, env: { VM_BYTES: String(BYTES), ...env }, memoryMb: 2048, timeoutMs: GUEST_TIMEOUT_MS },
+    async (guest) => echoPeer(await guest.serial('ftdi')),
+  ) as Promise<GuestRun<PeerStats> & { result: R }>;
+}
+
+/** Boots a guest for one browser phase; checks what every phase must show on the page. */
+async function browserPhase(free: 'auto-detach' | 'unbind'): Promise<{ run: GuestRun<PeerStats>; r: BrowserResult }> {
+  const run = await bootGuest<BrowserResult>('hardware-tests/vm/jobs/browser-webserial.ts', { VM_FREE: free });
+  logTimings(`browser ${free}`, run);
+  if (run.status !== 0) throw jobFailed(`browser job (${free})`, run);
+  const r = run.result;
+  const b = r.browser;
+  expect(b.error, `${b.label}: the phase failed`).to.equal(undefined);
+  console.log(`      [vm] ${b.label}: Chromium up in ${s(b.launchMs)}, page load ${s(b.loadMs)}, open ${s(b.openMs)}, page load to first echo ${s(b.loadToFirstEchoMs)}, ${BYTES / 1024} KiB looped back in ${b.loopback.seconds} s (${b.loopback.kiBps} KiB/s)`);
+  expect(r.before.kernelBound, 'ftdi_sio bound at boot').to.have.length(1);
+  expect(b.ready, `${b.label}: page start`).to.equal('true');
+  expect(b.mode).to.contain('Real USB');
   // The policy grants QEMU's FTDI to the page's origin: listed with no chooser and no gesture.
-  expect(r.getDevices).to.have.length(1);
-  expect(r.getDevices[0]).to.match(/^0403:6001 /);
-  expect(r.status, `${r.label}: open`).to.match(/^Open at 115,200 baud 8N1/);
-  expect(r.kernelBoundWhileOpen, `${r.label}: ftdi_sio let go while the page has the port`).to.deep.equal([]);
-  expect(r.loopback.outcome, r.loopback.text).to.equal('pass');
-  expect(r.loopback.text).to.match(/^65,536 bytes byte-exact in /);
-  expect(r.loopback.progress).to.equal(1);
-  expect(r.closed).to.contain('No port open');
-  expect(r.pageErrors, `${r.label}: errors in the page`).to.deep.equal([]);
+  expect(b.getDevices).to.have.length(1);
+  expect(b.getDevices[0]).to.match(/^0403:6001 /);
+  expect(b.status, `${b.label}: open`).to.match(/^Open at 115,200 baud 8N1/);
+  expect(b.kernelBoundWhileOpen, `${b.label}: ftdi_sio let go while the page has the port`).to.deep.equal([]);
+  expect(b.loopback.outcome, b.loopback.text).to.equal('pass');
+  expect(b.loopback.text).to.match(/^65,536 bytes byte-exact in /);
+  expect(b.loopback.progress).to.equal(1);
+  expect(b.closed).to.contain('No port open');
+  expect(b.pageErrors, `${b.label}: errors in the page`).to.deep.equal([]);
+  // The host's side of the UART saw exactly the ping and the loopback, in order.
+  expect(run.value.bytes).to.equal(PING_PAGE.length + BYTES);
+  expect(run.value.sha256(), 'the bytes at the UART').to.equal(expectedDigest(PING_PAGE));
+  return { run, r };
 }
 
 describe('VM: the Web Serial page in Chromium on a real kernel (QEMU usb-serial; opt-in)', function () {
-  this.timeout(1_800_000);
+  this.timeout(GUEST_TIMEOUT_MS + 60_000);
   skipWithoutVm();
+  const table: string[] = [];
 
-  it('policy-granted FTDI seen without a gesture; AutomaticUsbDetach, then ftdi_sio unbound via sysfs; 64 KiB byte-exact loopback in the page, and in Node', async () => {
+  before(async () => {
     await buildPage();
-    const run = await withGuest(
-      { devices: [{ id: 'ftdi' }], job: 'hardware-tests/vm/jobs/browser-webserial.ts', env: { VM_BYTES: String(BYTES) }, memoryMb: 2048, timeoutMs: 1_700_000 },
-      async (guest) => echoPeer(await guest.serial('ftdi')),
-    );
-    logTimings('browser', run);
-    if (run.status !== 0) throw jobFailed('browser job', run);
-    const r = run.result as Result;
-    for (const b of [r.autoDetach, r.unbind]) {
-      if (b.error) console.log(`      [vm] ${b.label}: failed: ${b.error}`);
-      else console.log(`      [vm] ${b.label}: Chromium up in ${(b.launchMs / 1000).toFixed(1)} s, page load ${(b.loadMs / 1000).toFixed(1)} s, page load to first echo ${(b.loadToFirstEchoMs / 1000).toFixed(1)} s, ${BYTES / 1024} KiB looped back in ${b.loopback.seconds} s (${b.loopback.kBps} kB/s)`);
-    }
-    console.log(`      [vm] Node (ours on libusb): start to first echo ${(r.node.startToFirstEchoMs / 1000).toFixed(1)} s, ${BYTES / 1024} KiB in ${r.node.seconds} s (${r.node.kBps} kB/s)`);
+  });
 
-    expect(r.before.kernelBound).to.have.length(1);
+  after(() => {
+    if (table.length === 0) return;
+    console.log(`      [vm] ${BYTES / 1024} KiB loopback at 115200 8N1 through QEMU's FTDI, one guest each:`);
+    for (const row of table) console.log(`      [vm]   ${row}`);
+  });
+
+  it('AutomaticUsbDetach: the policy-granted FTDI seen without a gesture, Chromium detaches ftdi_sio at claim, 64 KiB byte-exact, the kernel takes the interface back at close', async () => {
+    const { run, r } = await browserPhase('auto-detach');
+    expect(r.browser.kernelBoundAfter, 'ftdi_sio reattached when the handle closed').to.deep.equal(r.before.kernelBound);
+    const b = r.browser;
+    table.push(`Chromium, AutomaticUsbDetach: boot ${s(run.timings.bootMs)}, Chromium up ${s(b.launchMs)}, page load ${s(b.loadMs)}, page load to first echo ${s(b.loadToFirstEchoMs)}, ${b.loopback.kiBps} KiB/s`);
+  });
+
+  it('sysfs unbind: with ftdi_sio bound the page offers no port (control); unbound, the reloaded page loops 64 KiB back byte-exact', async () => {
+    const { run, r } = await browserPhase('unbind');
     // The control: with ftdi_sio bound and no AutomaticUsbDetach, Chromium cannot claim the
     // interface, so our driver does not bind and the page offers no port.
-    expect(r.unbind.beforeOpen!.ports).to.equal(0);
-    expect(r.unbind.beforeOpen!.afterUnbind).to.deep.equal([]);
-    // (a) sysfs unbind, then the same page opens the port and loops back.
-    expectLoopedBack(r.unbind);
-    expect(r.unbind.kernelBoundAfter, 'unbound by hand: nothing gives it back').to.deep.equal([]);
-    expect(r.rebound).to.deep.equal(r.before.kernelBound);
-    // (b) AutomaticUsbDetach: Chromium detaches ftdi_sio at claim, the kernel takes it back on close.
-    expectLoopedBack(r.autoDetach);
-    expect(r.autoDetach.kernelBoundAfter).to.deep.equal(r.before.kernelBound);
-    // Node, same guest, same bytes.
-    expect(r.node.received).to.equal(BYTES);
-    expect(r.node.identical).to.equal(true);
-    // The host's side of the UART saw exactly the three pings and three loopbacks.
-    expect(run.value.bytes).to.equal(2 * (PING_PAGE + BYTES) + PING_NODE + BYTES);
+    expect(r.browser.beforeOpen!.ports).to.equal(0);
+    expect(r.browser.beforeOpen!.afterUnbind).to.deep.equal([]);
+    expect(r.browser.kernelBoundAfter, 'unbound by hand: nothing gives it back').to.deep.equal([]);
+    expect(r.rebound, 'bound again by hand').to.deep.equal(r.before.kernelBound);
+    const b = r.browser;
+    table.push(`Chromium, sysfs unbind: boot ${s(run.timings.bootMs)}, Chromium up ${s(b.launchMs)}, page (re)load ${s(b.loadMs)}, page load to first echo ${s(b.loadToFirstEchoMs)}, ${b.loopback.kiBps} KiB/s`);
+  });
+
+  it('Node: the same stack on libusb, the same 64 KiB byte-exact', async () => {
+    const run = await bootGuest<NodeResult>('hardware-tests/vm/jobs/browser-node.ts', {});
+    logTimings('node', run);
+    if (run.status !== 0) throw jobFailed('node job', run);
+    const n = run.result;
+    console.log(`      [vm] Node (libusb, ${n.port}): start to first echo ${s(n.startToFirstEchoMs)}, ${BYTES / 1024} KiB in ${n.seconds} s (${n.kiBps} KiB/s)`);
+    expect(n.received).to.equal(BYTES);
+    expect(n.identical).to.equal(true);
+    expect(run.value.bytes).to.equal(PING_NODE.length + BYTES);
+    expect(run.value.sha256(), 'the bytes at the UART').to.equal(expectedDigest(PING_NODE));
+    table.push(`Node on libusb: boot ${s(run.timings.bootMs)}, start to first echo ${s(n.startToFirstEchoMs)}, ${n.kiBps} KiB/s`);
   });
 });
