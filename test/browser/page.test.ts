@@ -65,6 +65,9 @@ describe('web page in Chromium (emulated lab)', function () {
 
   it('starts in emulated mode with the lab listed and no port granted', async () => {
     expect(await page.textContent('[data-testid=mode]')).to.contain('Emulated lab');
+    // The lab runs on the browser's own macrotasks (mocks/macrotask.ts): the page adds no Node
+    // globals to the window.
+    expect(await page.evaluate(() => typeof (globalThis as { setImmediate?: unknown }).setImmediate)).to.equal('undefined');
     expect(await page.locator('[data-testid=lab] li').count()).to.be.greaterThan(3);
     expect(await page.locator('[data-testid=port]').count()).to.equal(0);
   });

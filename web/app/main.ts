@@ -1,7 +1,6 @@
 // The page: a serial terminal and loopback tester over Web Serial, on our usb-serial drivers over
 // WebUSB. Everything it does goes through the W3C Web Serial API (`Serial`, `SerialPort`); the
 // only non-spec reads are the chip's real baud rate and its name, shown beside the settings.
-import './shims.ts';
 import type { Serial, SerialOptions, SerialPort } from '../../src/serial/web-serial.ts';
 import { createPageSerial, type PageMode, type PageSerial } from './page-serial.ts';
 import { LoopbackRun } from './loopback.ts';
@@ -51,8 +50,8 @@ class Page {
     this.#wire();
     if (this.#page.lab) this.#showLab();
     $('support').textContent = mode === 'emulated'
-      ? 'The emulated lab runs in this page: FTDI and PL2303 dongles with loopback plugs and null-modem cables.'
-      : 'Pick an FTDI or Prolific adapter. On Linux, unbind the kernel driver first; on Windows, install WinUSB (Zadig).';
+      ? 'The emulated lab runs in this page: FTDI, PL2303, CP210x, CH34x and CDC-ACM dongles with loopback plugs and null-modem cables.'
+      : 'Pick an FTDI, Prolific, Silicon Labs, WCH or CDC-ACM adapter. On Linux, unbind the kernel driver first (or start Chromium with --enable-features=AutomaticUsbDetach); on Windows, install WinUSB (Zadig).';
     await this.#refreshPorts();
     document.body.dataset.ready = 'true';
   }
