@@ -9,7 +9,10 @@ export * from './errors.ts';
 export {
   inspectBus,
   inspectDriver,
+  inspectDriverCounts,
+  inspectDynamicIds,
   type BusSnapshot,
+  type DriverCounts,
   type DeviceSnapshot,
   type DriverSnapshot,
   type PinSnapshot,

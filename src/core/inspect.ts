@@ -57,6 +57,24 @@ export function inspectDriver<Drv extends AnyDriver>(driver: Drv): DriverSnapsho
   });
 }
 
+/** What a driver holds, counted: nothing copied or frozen (for checks run after every step). */
+export interface DriverCounts {
+  readonly state: DriverState;
+  readonly pinCount: number;
+  readonly boundCount: number;
+  readonly dynamicIdCount: number;
+}
+
+export function inspectDriverCounts(driver: AnyDriver): DriverCounts {
+  const internals = driverInternals(driver);
+  return { state: internals.state, pinCount: internals.pins.size, boundCount: internals.boundDevices.size, dynamicIdCount: internals.dynIds.size };
+}
+
+/** A driver's dynamic IDs alone, in the order they were added (inspectDriver's `dynamicIds`). */
+export function inspectDynamicIds<Drv extends AnyDriver>(driver: Drv): readonly IdOf<Drv>[] {
+  return Object.freeze([...driverInternals(driver).dynIds.list()] as IdOf<Drv>[]);
+}
+
 export function inspectBus<D extends Device, Id>(bus: Bus<D, Id>): BusSnapshot<Id> {
   return Object.freeze({
     name: bus.name,

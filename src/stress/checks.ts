@@ -1,7 +1,7 @@
 // Taking the snapshots the invariants judge, and applying their verdicts to the run's monitor:
 // cheap checks after every step, full checks at quiescent points. Everything is read through
 // public or inspection APIs (inspectDriver / inspectBus, the lab's resource counts).
-import { inspectBus, inspectDriver, type AnyDriver, type DriverSnapshot } from '../core/index.ts';
+import { inspectBus, inspectDriver, inspectDriverCounts, inspectDynamicIds, type AnyDriver, type DriverSnapshot } from '../core/index.ts';
 import { UsbDevice } from '../usb/index.ts';
 import { formatUsbId, type UsbDeviceId } from '../usb/ids.ts';
 import {
@@ -33,9 +33,23 @@ export function stepChecks(run: RunState): void {
   apply(run, claimVerdicts(dongleClaims(run)));
 }
 
+/**
+ * A gone driver's snapshot, for the verdicts: while it holds nothing (the rule, and the case at
+ * almost every step) the empty snapshot taken the first time is the same, so it is reused; only
+ * a driver that holds something is inspected again, for the details its finding names.
+ */
+const emptyGoneSnapshots = new WeakMap<AnyDriver, DriverSnapshot>();
+function goneSnapshot(driver: AnyDriver): DriverSnapshot {
+  const c = inspectDriverCounts(driver);
+  if (c.pinCount > 0 || c.boundCount > 0 || c.dynamicIdCount > 0) return inspectDriver(driver) as DriverSnapshot;
+  let s = emptyGoneSnapshots.get(driver);
+  if (!s || s.state !== c.state) emptyGoneSnapshots.set(driver, (s = inspectDriver(driver) as DriverSnapshot));
+  return s;
+}
+
 /** Drivers whose deregistration resolved keep nothing. */
 export function goneChecks(run: RunState): void {
-  const gone = run.watch.recentlyGone.map((g) => ({ driver: inspectDriver(g.driver as AnyDriver) as DriverSnapshot, event: g.event }));
+  const gone = run.watch.recentlyGone.map((g) => ({ driver: goneSnapshot(g.driver as AnyDriver), event: g.event }));
   apply(run, goneDriverVerdicts(gone, (id) => formatUsbId(id as UsbDeviceId)));
 }
 
@@ -46,8 +60,8 @@ function registeredSetIds(run: RunState): RegisteredSetIds[] {
     const reg = s.reg;
     if (!reg || reg.state !== 'registered') continue;
     out.push({
-      serialDrivers: reg.serialDrivers.map((sd) => ({ name: sd.name, ids: inspectDriver(sd).dynamicIds.map(key), written: run.written.get(sd) ?? new Set<string>() })),
-      usbDriver: { name: reg.usbDriver.name, ids: inspectDriver(reg.usbDriver).dynamicIds.map(key) },
+      serialDrivers: reg.serialDrivers.map((sd) => ({ name: sd.name, ids: inspectDynamicIds(sd).map(key), written: run.written.get(sd) ?? new Set<string>() })),
+      usbDriver: { name: reg.usbDriver.name, ids: inspectDynamicIds(reg.usbDriver).map(key) },
     });
   }
   return out;
