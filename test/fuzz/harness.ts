@@ -90,8 +90,8 @@ const WATCHDOG_TICK_MS = 50;
  * Rejects with a hang when `p` has not settled within `ms`, counted in ticks of a timer: a
  * process the machine does not run for a while (eight test runs on two cores) sees one late
  * tick where wall time would have run the bound out, while an idle hang still ends after `ms`.
- * A synchronous or promise-job loop starves every timer and trips neither clock; mocha's
- * timeout is the bound there.
+ * A synchronous or promise-job loop starves every timer, this one and mocha's timeout alike: the
+ * starvation watchdog (a worker thread, see starvation-watchdog.ts) is the bound there.
  */
 export async function withWatchdog<T>(what: string, p: Promise<T>, ms = WATCHDOG_MS): Promise<T> {
   let timer: ReturnType<typeof setInterval> | undefined;
