@@ -19,7 +19,8 @@ function childTarget(loop: string, reportDir: string, during?: (child: ChildProc
   const harness = fileURLToPath(new URL('./harness.ts', import.meta.url));
   const code = `const fc = (await import('fast-check')).default;
 const { runTarget } = await import(${JSON.stringify(harness)});
-async function endlessChain() { ${loop} }
+// A module of its own (a script URL, as the project's files have) for the loop.
+const { endlessChain } = await import('data:text/javascript,' + encodeURIComponent(${JSON.stringify(`export async function endlessChain() { ${loop} }`)}));
 const r = await runTarget('selftest', fc.integer({ min: 0, max: 9 }), async (n) => {
   if (n === 7) await endlessChain();
   await new Promise((r) => setTimeout(r, 1));

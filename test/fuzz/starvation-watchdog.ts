@@ -79,8 +79,13 @@ function caseText() {
   return n > 0 ? Buffer.from(text.slice(0, n)).toString('utf8') : '(no case running)';
 }
 
+// Script URLs by id (Debugger.scriptParsed, sent for every script at Debugger.enable): a call
+// frame's own url field is left empty by current V8.
+const urls = new Map();
+const urlOf = (f) => urls.get(f.location.scriptId) || f.url || '';
+
 function frames(list) {
-  return (list || []).map((f) => '    at ' + (f.functionName || '<anonymous>') + ' (' + f.url + ':' + (f.location.lineNumber + 1) + ':' + (f.location.columnNumber + 1) + ')');
+  return (list || []).map((f) => '    at ' + (f.functionName || '<anonymous>') + ' (' + urlOf(f) + ':' + (f.location.lineNumber + 1) + ':' + (f.location.columnNumber + 1) + ')');
 }
 
 /** The main thread's stack: the inspector pauses it even inside a promise-job loop. */
@@ -91,17 +96,29 @@ function mainStack(done) {
     finished = true;
     done(s);
   };
-  setTimeout(() => finish('(the main thread did not pause within 5 s)'), 5000);
+  // Best effort: a process busy allocating may not pause in time (the case above is the report
+  // then); stepping is slow, so past the bound the last stack seen is the report.
+  let seen = '';
+  setTimeout(() => finish(seen || '(the main thread did not pause within 10 s)'), 10000);
   try {
     const session = new Session();
     session.connectToMainThread();
+    // A pause lands wherever the loop is, often inside Node's own promise hooks: step on
+    // (step into follows the loop to its next promise job) until a frame of the project's own
+    // code is on the stack, or give up after a bound and report what was seen.
+    let steps = 0;
+    const own = (f) => urlOf(f) !== '' && !urlOf(f).startsWith('node:');
+    session.on('Debugger.scriptParsed', (m) => urls.set(m.params.scriptId, m.params.url));
     session.on('Debugger.paused', (m) => {
-      const lines = frames(m.params.callFrames);
+      const callFrames = m.params.callFrames;
+      const lines = frames(callFrames);
       for (let a = m.params.asyncStackTrace; a; a = a.parent) {
         lines.push('  -- ' + (a.description || 'async') + ' --');
         lines.push(...frames(a.callFrames));
       }
-      finish(lines.join('\n'));
+      seen = lines.join('\n');
+      if (!callFrames.some(own) && ++steps < 100) session.post('Debugger.stepInto');
+      else finish(seen);
     });
     session.post('Debugger.enable', () => {
       session.post('Debugger.setAsyncCallStackDepth', { maxDepth: 16 }, () => {
