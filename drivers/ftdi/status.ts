@@ -81,7 +81,7 @@ export interface FtdiBulkIn {
 export class FtdiPacketSizeError extends Error {
   override readonly name = 'FtdiPacketSizeError';
   constructor(readonly maxPacketSize: number) {
-    super(`bulk IN max packet size must be an integer above 2 (or 0 for 64), got ${String(maxPacketSize)}`);
+    super(`bulk IN max packet size must be a positive integer (or 0 for 64), got ${String(maxPacketSize)}`);
   }
 }
 
@@ -119,9 +119,11 @@ export function parseFtdiLineStatus(byte: number): FtdiLineStatus {
  * them when there is no break); overrun is reported at the packet's first byte, covering none.
  */
 export function parseFtdiBulkIn(transfer: Uint8Array, maxPacketSize: number): FtdiBulkIn {
-  // Linux treats a wMaxPacketSize of 0 (seen on badly programmed FT232R EEPROMs) as 64.
+  // Linux treats a wMaxPacketSize of 0 (seen on badly programmed FT232R EEPROMs) as 64. A size
+  // of 1 or 2 is taken as it is (ftdi_process_read_urb): every chunk is then malformed or
+  // status only, and no data is delivered.
   const size = maxPacketSize === 0 ? 64 : maxPacketSize;
-  if (!Number.isInteger(size) || size <= 2) throw new FtdiPacketSizeError(maxPacketSize);
+  if (!Number.isInteger(size) || size < 1) throw new FtdiPacketSizeError(maxPacketSize);
 
   let total = 0;
   for (let i = 0; i < transfer.length; i += size) total += Math.max(0, Math.min(size, transfer.length - i) - 2);

@@ -77,33 +77,16 @@ export class InPipeline {
       (r) => ({ ok: true as const, r }),
       (err: unknown) => ({ ok: false as const, err }),
     );
-    // Deliver in submission order even if the backend completes out of order.
+    // Deliver in submission order even if the backend completes out of order. A step never
+    // rejects: a rejected step would reject every step chained after it without running it, and
+    // each of those ends at once and submits the next, an endless chain of promise jobs that
+    // starves timers and I/O (and piles up unhandled rejections until the heap runs out).
     const prev = this.order[this.order.length - 1] ?? Promise.resolve();
-    const step = prev.then(() =>
-      outcome.then((o) => {
-        if (!this.running) return;
-        if (o.ok) {
-          const r = o.r;
-          if (r.status === 'ok' && r.data) {
-            if (r.data.byteLength > 0) {
-              this.empty = 0;
-              this.o.onData(r.data);
-            } else this.empty++;
-          } else if (r.status === 'stall') {
-            this.halt({ kind: 'stall' });
-          } else {
-            this.halt({ kind: 'error', error: new Error(`transferIn status ${r.status}`) });
-          }
-          return;
-        }
-        const kind = transferErrorKind(o.err);
-        if (kind === 'timeout' || kind === 'aborted') {
-          this.empty++;
-          return;
-        }
-        this.halt({ kind: kind === 'disconnected' ? 'disconnected' : 'error', error: o.err });
-      }),
-    );
+    const step = prev
+      .then(() => outcome.then((o) => this.complete(o)))
+      .catch((error: unknown) => {
+        log.error({ err: error, endpoint: this.o.endpoint }, 'IN pipeline stop handler threw');
+      });
     this.order.push(step);
     void step.finally(() => {
       this.order.shift();
@@ -130,6 +113,39 @@ export class InPipeline {
         done();
       }
     });
+  }
+
+  /** One transfer's outcome, in submission order. */
+  private complete(o: { ok: true; r: USBInTransferResult } | { ok: false; err: unknown }): void {
+    if (!this.running) return;
+    if (o.ok) {
+      const r = o.r;
+      if (r.status === 'ok' && r.data) {
+        if (r.data.byteLength > 0) {
+          this.empty = 0;
+          try {
+            this.o.onData(r.data);
+          } catch (error) {
+            // The data handler is the driver's parser: one that throws is a driver bug. The
+            // pipeline stops as on an endpoint error (Linux's read-URB completion cannot fail;
+            // its owner decides whether to read again) instead of resubmitting past it.
+            log.error({ err: error, endpoint: this.o.endpoint }, 'IN data handler threw');
+            this.halt({ kind: 'error', error });
+          }
+        } else this.empty++;
+      } else if (r.status === 'stall') {
+        this.halt({ kind: 'stall' });
+      } else {
+        this.halt({ kind: 'error', error: new Error(`transferIn status ${r.status}`) });
+      }
+      return;
+    }
+    const kind = transferErrorKind(o.err);
+    if (kind === 'timeout' || kind === 'aborted') {
+      this.empty++;
+      return;
+    }
+    this.halt({ kind: kind === 'disconnected' ? 'disconnected' : 'error', error: o.err });
   }
 
   private halt(reason: { kind: 'disconnected' | 'stall' | 'error'; error?: unknown }): void {

@@ -4,7 +4,9 @@
 // It runs in a mocha process of its own (npm run test:fuzz, after the suite in npm test): each
 // case's crash trap charges every unhandled rejection and uncaught exception in its window to
 // that case, so a late rejection left by another spec file would be reported as a finding, and a
-// case the watchdog cut off keeps running into whatever spec comes next.
+// case the watchdog cut off keeps running into whatever spec comes next. A case that starves the
+// event loop ends that process through the starvation watchdog, with the case named on stderr and
+// in reports/; test:fuzz caps the heap and has V8 leave a snapshot there if it fills.
 import { expect } from 'chai';
 import { runOptions, runTarget } from './harness.ts';
 import { TARGETS } from './targets.ts';

@@ -1,10 +1,51 @@
 // The fuzzer's own checks catch what they claim to: a failing case shrinks and names its seed,
 // path and replay command; a hang trips the watchdog; a claim held with nothing bound, a raw
 // backend error from a port call and an untyped error are violations.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { MockUsbDevice } from '../../mocks/index.ts';
 import { FuzzViolation, fuzzStack, runTarget, typedErrorName, withWatchdog } from './harness.ts';
+
+/**
+ * A child process running a target whose case `bad` enters `loop` (source of an async function
+ * body), under a starvation bound of 1.5 s. `during` acts on the child while it runs.
+ */
+function childTarget(loop: string, reportDir: string, during?: (child: ChildProcess) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }> {
+  const harness = fileURLToPath(new URL('./harness.ts', import.meta.url));
+  const code = `const fc = (await import('fast-check')).default;
+const { runTarget } = await import(${JSON.stringify(harness)});
+// A module of its own (a script URL, as the project's files have) for the loop.
+const { endlessChain } = await import('data:text/javascript,' + encodeURIComponent(${JSON.stringify(`export async function endlessChain() { ${loop} }`)}));
+const r = await runTarget('selftest', fc.integer({ min: 0, max: 9 }), async (n) => {
+  if (n === 7) await endlessChain();
+  await new Promise((r) => setTimeout(r, 1));
+  return n % 2 ? 'odd' : 'even';
+}, { numRuns: 40, seed: 42 });
+process.stdout.write('ended: ' + r.cases + ' cases\\n');
+process.exit(0);`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, LOG_LEVEL: 'silent', FUZZ_STARVE_MS: '1500', FUZZ_REPORT_DIR: reportDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const bound = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(bound);
+      resolve({ code, signal, stderr, stdout });
+    });
+    during?.(child);
+  });
+}
 
 describe('fuzz harness', () => {
   it('a failing case is shrunk to its minimum and reported with seed, path and replay command', async () => {
@@ -65,5 +106,39 @@ describe('fuzz harness', () => {
     } finally {
       await stack.dispose();
     }
+  });
+
+  describe('the starvation watchdog (a worker thread the fuzzed code cannot starve)', function () {
+    this.timeout(150_000);
+    let dir = '';
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'fuzz-watchdog-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('a case stuck in an endless chain of promise jobs ends the process with a report naming the case, its replay and the stack of the loop', async () => {
+      const r = await childTarget('for (;;) await Promise.resolve();', dir);
+      expect(r.signal).to.equal('SIGKILL');
+      expect(r.stdout).to.not.include('ended:');
+      expect(r.stderr).to.include('FUZZ WATCHDOG: the event loop ran no timer for');
+      const m = /running case: fuzz target 'selftest', seed 42, run (\d+) \(replay: FUZZ_SEED=42 FUZZ_PATH=(\d+) FUZZ_TARGET=selftest[^)]*\): 7/.exec(r.stderr);
+      expect(m, r.stderr).to.not.equal(null);
+      expect(m![1]).to.equal(m![2]);
+      expect(r.stderr).to.match(/main thread stack:\n(\s+at .*\n)*\s+at endlessChain \(/);
+      const file = /report: (\S+)/.exec(r.stderr)![1]!;
+      expect(file.startsWith(dir)).to.equal(true);
+      expect(readFileSync(file, 'utf8')).to.include("running case: fuzz target 'selftest'");
+    });
+
+    it('a process the machine stops for longer than the bound (both threads stopped) is not reported', async () => {
+      const r = await childTarget('await new Promise((r) => setTimeout(r, 4000));', dir, (child) => {
+        // Stopped 3 s (twice the bound) while the slow case waits on its timer, then continued.
+        setTimeout(() => child.kill('SIGSTOP'), 2500);
+        setTimeout(() => child.kill('SIGCONT'), 5500);
+      });
+      expect(r.stderr).to.not.include('FUZZ WATCHDOG');
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.include('ended: 40 cases');
+    });
   });
 });

@@ -22,6 +22,7 @@ import { createStack, type UsbSerialStack } from '../../src/stack.ts';
 import type { UsbSerialDriverSet } from '../../src/serial/driver-set.ts';
 import { MockUsbHost, type MockUsbDevice, type PlugOptions } from '../../mocks/index.ts';
 import { macrotask } from '../helpers/async.ts';
+import { startStarvationWatchdog, type StarvationWatchdog } from './starvation-watchdog.ts';
 
 /** A broken invariant: the case fails with this (fast-check then shrinks it). */
 export class FuzzViolation extends Error {
@@ -89,8 +90,8 @@ const WATCHDOG_TICK_MS = 50;
  * Rejects with a hang when `p` has not settled within `ms`, counted in ticks of a timer: a
  * process the machine does not run for a while (eight test runs on two cores) sees one late
  * tick where wall time would have run the bound out, while an idle hang still ends after `ms`.
- * A synchronous or promise-job loop starves every timer and trips neither clock; mocha's
- * timeout is the bound there.
+ * A synchronous or promise-job loop starves every timer, this one and mocha's timeout alike: the
+ * starvation watchdog (a worker thread, see starvation-watchdog.ts) is the bound there.
  */
 export async function withWatchdog<T>(what: string, p: Promise<T>, ms = WATCHDOG_MS): Promise<T> {
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -266,6 +267,23 @@ export async function fuzzStack(): Promise<FuzzStack> {
 
 // ---- running a target -------------------------------------------------------------------------
 
+/** No timer turn for this long ends the process (FUZZ_STARVE_MS): see starvation-watchdog.ts. */
+const STARVE_MS = 30_000;
+/** One case running this long, timers turning, ends the process (FUZZ_CASE_LIMIT_MS). */
+const CASE_LIMIT_MS = 300_000;
+
+let processWatchdog: StarvationWatchdog | undefined;
+
+/** The process's one starvation watchdog, started by the first target run (reports go to FUZZ_REPORT_DIR, default reports/). */
+export function starvationWatchdog(): StarvationWatchdog {
+  processWatchdog ??= startStarvationWatchdog({
+    starveMs: Number(process.env.FUZZ_STARVE_MS ?? STARVE_MS),
+    caseMs: Number(process.env.FUZZ_CASE_LIMIT_MS ?? CASE_LIMIT_MS),
+    reportDir: process.env.FUZZ_REPORT_DIR ?? 'reports',
+  });
+  return processWatchdog;
+}
+
 export interface TargetResult {
   target: string;
   cases: number;
@@ -301,6 +319,7 @@ export async function runTarget<T>(
   opts: RunOptions,
 ): Promise<TargetResult> {
   const outcomes = new Map<string, number>();
+  const dog = starvationWatchdog();
   const trap = new CrashTrap();
   trap.install();
   // The emulations' timers are unref'd: outside a test runner nothing else keeps the process up
@@ -308,15 +327,32 @@ export async function runTarget<T>(
   const keepAlive = setInterval(() => undefined, 1000);
   const t0 = performance.now();
   let cases = 0;
+  let attempt = 0;
+  let shrinking = false;
   try {
     const prop = fc.asyncProperty(arb, async (input) => {
-      trap.crashes.length = 0;
-      const kind = await withWatchdog(`${target} case`, body(input));
-      // A rejection nobody handled surfaces a microtask or a macrotask later.
-      await macrotask();
-      trap.check();
-      cases++;
-      outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1);
+      // What the watchdog names if this case never ends: fast-check runs case k of a seed as path k.
+      const run = attempt++;
+      const where = opts.path
+        ? `replaying path ${opts.path}, attempt ${run}`
+        : shrinking
+          ? `shrinking a failure, attempt ${run}`
+          : `run ${run} (replay: FUZZ_SEED=${opts.seed} FUZZ_PATH=${run} FUZZ_TARGET=${target} npm run test:file -- test/fuzz/fuzz.test.ts)`;
+      dog.caseStarted(`fuzz target '${target}', seed ${opts.seed}, ${where}: ${fc.stringify(input)}`);
+      try {
+        trap.crashes.length = 0;
+        const kind = await withWatchdog(`${target} case`, body(input));
+        // A rejection nobody handled surfaces a microtask or a macrotask later.
+        await macrotask();
+        trap.check();
+        cases++;
+        outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1);
+      } catch (err) {
+        shrinking = true;
+        throw err;
+      } finally {
+        dog.caseEnded();
+      }
     });
     const details = await fc.check(prop, { seed: opts.seed, numRuns: opts.numRuns, ...(opts.path ? { path: opts.path } : {}) });
     if (details.failed) {

@@ -1,12 +1,15 @@
 // Regression tests for what the fuzzer found, each named after its minimal case (shrunk by
 // fast-check) and replaying it through the same target, plus the direct check of the fixed rule.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { LibusbBackend, PortDisconnectedError } from '../../src/index.ts';
 import { FakeLegacyDevice, FakeLibusb } from '../usb/backends/fake-libusb.ts';
 import { createPl2303, mockFtdi } from '../../mocks/index.ts';
 import { CrashTrap, fuzzStack } from './harness.ts';
 import { libusbTarget, type LibusbDraw } from './libusb-target.ts';
-import { controlTarget, dataTarget } from './targets.ts';
+import { controlTarget, dataTarget, descriptorTarget } from './targets.ts';
+import type { DeviceDraw } from './devices.ts';
 
 async function trapped(run: () => Promise<string>): Promise<string> {
   const trap = new CrashTrap();
@@ -35,6 +38,37 @@ async function withSlowTurns<T>(ms: number, body: () => Promise<T>): Promise<T> 
   } finally {
     on = false;
   }
+}
+
+/**
+ * Runs one case of a target in a child process with a small heap, killed after `ms`: a case
+ * that runs away in an endless chain of promise jobs starves every timer of the process it runs
+ * in, so only another process can bound it. Resolves with the case's outcome kind.
+ */
+function caseInChild(target: string, input: unknown, ms = 90_000): Promise<string> {
+  const targets = fileURLToPath(new URL('./targets.ts', import.meta.url));
+  const code = `const { TARGETS } = await import(${JSON.stringify(targets)});
+const t = TARGETS.find((x) => x.name === ${JSON.stringify(target)});
+process.stdout.write('outcome: ' + await t.run(${JSON.stringify(input)}) + '\\n');
+process.exit(0);`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += String(d)));
+    child.stderr.on('data', (d) => (err += String(d)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const m = /^outcome: (.*)$/m.exec(out);
+      if (code === 0 && m) resolve(m[1]!);
+      else reject(new Error(`the case did not end cleanly within ${ms} ms (exit ${code ?? signal}): ${err.split('\n').slice(0, 12).join('\n')}`));
+    });
+  });
 }
 
 describe('fuzz regressions', function () {
@@ -209,5 +243,25 @@ describe('fuzz regressions', function () {
     const usable: LibusbDraw = structuredClone(minimal);
     usable.configs[0]!.interfaces[0]![0]!.endpoints[2]!.wMaxPacketSize = 64;
     expect(await trapped(() => libusbTarget.run(usable))).to.match(/^bound\(pl2303\)/);
+  });
+
+  it('descriptors: an FT232R whose bulk IN endpoint has wMaxPacketSize 2, opened: the port opens, no endless chain of resubmissions (heap runaway)', async function () {
+    this.timeout(150_000);
+    const minimal: { draw: DeviceDraw; open: boolean } = {
+      draw: {
+        id: [0x0403, 0x6001, 0x0600],
+        bcdUSB: 0x0200,
+        layout: [{ number: 0, cls: 0xff, endpoints: [{ ep: 1, in: true, type: 'bulk', size: 2 }, { ep: 2, in: false, type: 'bulk', size: 64 }] }],
+        strings: { manufacturer: 'x', product: 'y', serialNumber: '' },
+        lies: [],
+        chip: 'ftdi',
+        host: { configureAtPlug: true, inFlight: 4, kernelDriver: 'all' },
+      },
+      open: true,
+    };
+    // The FTDI parser refused a packet size of 2 by throwing from the read path, and the IN
+    // pipeline, its chain of steps rejected, resubmitted in promise jobs until the heap ran out.
+    expect(await caseInChild('descriptors', minimal)).to.equal('bound(ftdi_sio) ok');
+    expect(await trapped(() => descriptorTarget.run(minimal))).to.equal('bound(ftdi_sio) ok');
   });
 });

@@ -77,4 +77,43 @@ describe('serial: InPipeline', () => {
       expect(p.inFlight).to.equal(0);
     });
   }
+  it('a data handler that throws stops the pipeline as an endpoint error, instead of an endless chain of resubmissions', async () => {
+    const unhandled: unknown[] = [];
+    const on = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', on);
+    let reads = 0;
+    let p: InPipeline | undefined;
+    const device = {
+      transferIn: () => {
+        // The bound a runaway would cross at once (the test must fail, not hang): stop it there.
+        if (++reads === 200) void p!.stop();
+        return new Promise<USBInTransferResult>((r) => setImmediate(() => r(ok([0x01, 0x60]))));
+      },
+    } as unknown as USBDevice;
+    const parserBug = new RangeError('parser bug');
+    const stops: { kind: string; error?: unknown }[] = [];
+    try {
+      p = new InPipeline({
+        device,
+        endpoint: 1,
+        transferSize: 64,
+        inFlight: 4,
+        onData: () => {
+          throw parserBug;
+        },
+        onStop: (r) => stops.push(r),
+      });
+      p.start();
+      // A timer turn: an endless chain of promise jobs would not let this one run before the bound.
+      await new Promise((r) => setTimeout(r, 5));
+      expect(stops).to.deep.equal([{ kind: 'error', error: parserBug }]);
+      expect(reads).to.equal(4); // the ones in flight; none submitted after the throw
+      await p.stop();
+      expect(p.inFlight).to.equal(0);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('unhandledRejection', on);
+    }
+    expect(unhandled).to.deep.equal([]);
+  });
 });

@@ -130,8 +130,9 @@ export class PortReader {
       inFlight: lane.inFlight,
       onData: (view) => {
         if (lane.pipeline !== pipeline) return;
-        lane.restarts = 0;
         lane.deliver(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        // Data the driver took (its parser did not throw) is what ends a run of failures.
+        lane.restarts = 0;
       },
       onStop: (reason) => void this.stopped(lane, pipeline, reason),
     });

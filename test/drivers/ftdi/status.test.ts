@@ -94,9 +94,20 @@ describe('FTDI status: bulk IN parsing', () => {
   it('treats a max packet size of 0 as 64 and refuses nonsense sizes', () => {
     const raw = transfer(64, pkt(IDLE, TEMT, ...fill(62)), pkt(IDLE, TEMT, 1));
     expect(parseFtdiBulkIn(raw, 0).payload).to.have.length(63);
-    for (const bad of [-64, 1, 2, 63.5, Number.NaN]) {
+    for (const bad of [-64, 63.5, Number.NaN]) {
       expect(() => parseFtdiBulkIn(raw, bad)).to.throw(FtdiPacketSizeError, /max packet size/);
     }
+  });
+
+  it('takes a max packet size of 1 or 2 as Linux does: every chunk malformed or status only, no data, no error', () => {
+    const raw = Uint8Array.from([...pkt(IDLE | M.CTS, TEMT), ...pkt(IDLE, TEMT), IDLE]);
+    const two = parseFtdiBulkIn(raw, 2);
+    expect(two).to.include({ packets: 2, malformed: 1 });
+    expect(two.payload).to.have.length(0);
+    expect(two.modemChanges.map((c) => c.modem.cts)).to.deep.equal([true, false]);
+    const one = parseFtdiBulkIn(raw, 1);
+    expect(one).to.include({ packets: 0, malformed: raw.length });
+    expect(one.payload).to.have.length(0);
   });
 
   it('skips a final chunk too short for the status bytes', () => {
