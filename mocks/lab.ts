@@ -19,7 +19,7 @@ import { MockUsbHost, type MockUsbHostOptions } from './host.ts';
 import { createPl2303 } from './pl2303/index.ts';
 import { createCp210x } from './cp210x/index.ts';
 import { createCh34x } from './ch34x/index.ts';
-import { createCdcAcm } from './cdc-acm/index.ts';
+import { cdcAcmBoardInfo, createCdcAcm } from './cdc-acm/index.ts';
 import { nullModem, UartPort, type Wire } from './uart.ts';
 
 /**
@@ -51,6 +51,8 @@ export interface LabDongleSpec {
   ports?: LabPortSpec[];
   /** Kernel driver name the mock host reports bound at plug (default 'usb_mock'). */
   kernelDriver?: string;
+  /** Whether the device reports its UARTs' input lines to the host (default true; its emulation profile says). */
+  reportsInputLines?: boolean;
   description?: string;
 }
 
@@ -213,7 +215,7 @@ export function defaultLabOptions(pacing = false): Required<Pick<MockLabOptions,
         const c = createCh34x('CH340', { chip: { uart: { name: 'ch340', pacing } }, device: { transferLog: { limit: 0 } } });
         return { device: c.device, uarts: [c.chip.uart] };
       } },
-      { name: 'uno', at: '1-5', driverSet: 'cdc_acm', kernelDriver: 'cdc_acm', description: 'Arduino Uno (CDC-ACM) with a loopback plug', create: () => {
+      { name: 'uno', at: '1-5', driverSet: 'cdc_acm', kernelDriver: 'cdc_acm', description: 'Arduino Uno (CDC-ACM) with a loopback plug', reportsInputLines: cdcAcmBoardInfo('uno').serialState, create: () => {
         const a = createCdcAcm('uno', { chip: { uart: { name: 'uno', pacing } }, device: { transferLog: { limit: 0 } } });
         return { device: a.device, uarts: [a.chip.uart] };
       } },
@@ -512,7 +514,7 @@ export class MockLab<S extends LabDriverSet = LabDriverSet> {
       .map((d) => ({
         name: d.name,
         interfaces: [...new Set(d.ports.map((p) => p.interfaceNumber))],
-        ports: d.ports.map((p) => ({ slot: p.slot, dongle: d.name, interfaceNumber: p.interfaceNumber, portNumber: p.portNumber ?? 0 })),
+        ports: d.ports.map((p) => ({ slot: p.slot, dongle: d.name, interfaceNumber: p.interfaceNumber, portNumber: p.portNumber ?? 0, ...(d.spec.reportsInputLines === false ? { reportsInputLines: false } : {}) })),
         hotplug: true,
         driverSet: d.spec.driverSet!,
       }));

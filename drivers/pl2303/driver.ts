@@ -4,11 +4,15 @@
 // status notifications (modem lines, and line errors for the bulk data that follows). The chip
 // knowledge is in types.ts, baud.ts and registers.ts; the requests in requests.ts.
 //
-// Modem lines: the chip reports them only in notifications. Linux answers TIOCMGET from a cache
-// that starts at zero; usb-serial-for-android's ProlificSerialDriver reads one notification
-// (100 ms timeout) before its first answer, because the chip sends its current lines when the
-// host opens the port. This driver does the same: until the first notification after open,
-// getModemLines waits for it (at most INITIAL_STATUS_MS).
+// Modem lines: the chip reports them only on its interrupt endpoint, and that endpoint holds one
+// report, the UART status as it is when the host takes it: a change made while nobody polls (the
+// port closed) waits there, and the first poll after the next open learns the present lines, not
+// the history (mocks/pl2303/chip.ts models it so). Linux's pl2303 keeps priv->line_status across
+// close, updates it only in the interrupt callback, and reads no status in pl2303_open: the URB
+// it submits there takes the waiting report. usb-serial-for-android's ProlificSerialDriver reads
+// that one report (100 ms timeout) as its initial status. This driver keeps its cache across close
+// as Linux does and, until the first report after open, getModemLines waits for it (at most
+// INITIAL_STATUS_MS), so an answer right after open is not the cache from before a change.
 import { childLog, defineUsbSerialDriver, readDeviceDescriptor, SerialSettingsError, transferErrorKind, type AppliedSettings, type ChipPort, type LineError, type ModemLines, type SerialSettings, type UsbInterface, type UsbSerialChipOps, type UsbEndpointInfo } from '../../src/serial/driver-api.ts';
 import { encodePl2303Baud, encodePl2303LineCoding, Pl2303BaudError, PL2303_LINE_CODING_LENGTH, samePl2303LineCoding } from './baud.ts';
 import { Pl2303EndpointError, Pl2303LineSettingsError } from './errors.ts';
@@ -66,7 +70,7 @@ interface Pl2303PortState {
   settings: SerialSettings | null;
   control: number;
   breakOn: boolean;
-  /** Last UART status byte from the interrupt endpoint. */
+  /** Last UART status byte from the interrupt endpoint (kept across close, as priv->line_status). */
   status: number;
   /** Whether a notification arrived since open. */
   statusSeen: boolean;

@@ -1,7 +1,11 @@
 // CDC-ACM boards the lab emulates, with the descriptors they report (functional descriptors and
 // IADs as raw class-specific bytes):
 // - 'uno': an Arduino Uno R3's ATmega16U2 (2341:0043, device class 02, ACM caps 0x06, union 0 -> 1,
-//   notification EP 0x82 of 8 bytes, data EP 0x04 OUT / 0x83 IN of 64);
+//   notification EP 0x82 of 8 bytes, data EP 0x04 OUT / 0x83 IN of 64). Its firmware
+//   (Arduino-usbserial, on LUFA) sends no notification at all: its control-line handler only
+//   drives the ATmega328P's reset from DTR, it never calls CDC_Device_SendControlLineStateChange,
+//   and the board wires no modem input to the 16U2. So Linux's cdc-acm reads DSR/DCD/RI as 0
+//   (acm->ctrlin is never set) and CTS as 1 (acm_tty_tiocmget), whatever is on the header pins;
 // - 'pico': a Raspberry Pi Pico's SDK stdio (2e8a:000a, device class EF/02/01, an IAD over 0/1,
 //   caps 0x02, EP 0x81 of 8 bytes, data 0x02 / 0x82, plus the vendor "Reset" interface 2 with no
 //   endpoints; pico-sdk stdio_usb_descriptors.c);
@@ -25,6 +29,11 @@ export interface CdcAcmBoardInfo {
   readonly capabilities: number;
   /** Vendor interface with reset requests (the Pico's). */
   readonly resetInterface: number | null;
+  /**
+   * Whether the firmware reports its UART's input lines and line errors in SERIAL_STATE
+   * notifications; without them the host reads only the driver's idle values (DSR/DCD/RI 0).
+   */
+  readonly serialState: boolean;
 }
 
 const header = (bcd: number) => [5, 0x24, 0x00, bcd & 0xff, bcd >> 8];
@@ -33,9 +42,9 @@ const acm = (caps: number) => [4, 0x24, 0x02, caps];
 const union = (master: number, slave: number) => [5, 0x24, 0x06, master, slave];
 
 export const CDC_ACM_BOARDS: Readonly<Record<CdcAcmBoard, CdcAcmBoardInfo>> = Object.freeze({
-  'uno': { board: 'uno', commInterface: 0, dataInterface: 1, notifyEndpoint: 0x82, notifyPacket: 8, bulkIn: 0x83, bulkOut: 0x04, capabilities: 0x06, resetInterface: null },
-  'pico': { board: 'pico', commInterface: 0, dataInterface: 1, notifyEndpoint: 0x81, notifyPacket: 8, bulkIn: 0x82, bulkOut: 0x02, capabilities: 0x02, resetInterface: 2 },
-  'no-union': { board: 'no-union', commInterface: 0, dataInterface: 1, notifyEndpoint: 0x81, notifyPacket: 16, bulkIn: 0x82, bulkOut: 0x03, capabilities: 0, resetInterface: null },
+  'uno': { board: 'uno', commInterface: 0, dataInterface: 1, notifyEndpoint: 0x82, notifyPacket: 8, bulkIn: 0x83, bulkOut: 0x04, capabilities: 0x06, resetInterface: null, serialState: false },
+  'pico': { board: 'pico', commInterface: 0, dataInterface: 1, notifyEndpoint: 0x81, notifyPacket: 8, bulkIn: 0x82, bulkOut: 0x02, capabilities: 0x02, resetInterface: 2, serialState: true },
+  'no-union': { board: 'no-union', commInterface: 0, dataInterface: 1, notifyEndpoint: 0x81, notifyPacket: 16, bulkIn: 0x82, bulkOut: 0x03, capabilities: 0, resetInterface: null, serialState: true },
 });
 
 export const CDC_ACM_BOARD_NAMES = Object.freeze(Object.keys(CDC_ACM_BOARDS) as CdcAcmBoard[]);

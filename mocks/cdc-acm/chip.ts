@@ -10,7 +10,10 @@
 //   are passed on, and the error goes out in a notification;
 // - 16 data bits (allowed by the spec) stall: the emulated UART carries 5-8;
 // - the Pico's reset interface records its vendor requests and acks them;
-// - a bulk IN transfer that stopped on a full packet is ended by a zero-length packet after 1 ms idle.
+// - a bulk IN transfer that stopped on a full packet is ended by a zero-length packet after 1 ms idle;
+// - a board whose firmware sends no SERIAL_STATE (the Uno's, boards.ts) never notifies: its input
+//   lines and line errors stay on the board; the option `serialState` overrides the board's
+//   (a firmware of one's own on the same board).
 import type { ControlReply, ControlSetup, InReply, MockBehaviour, MockDeviceContext, OutReply } from '../device.ts';
 import { UartPort, type InputPins, type LineSettings, type UartPortOptions } from '../uart.ts';
 import type { CdcAcmBoardInfo } from './boards.ts';
@@ -25,6 +28,8 @@ export interface CdcAcmChipRefusal {
 
 export interface CdcAcmChipOptions {
   uart?: UartPortOptions;
+  /** Send SERIAL_STATE notifications (default: what the board's firmware does). */
+  serialState?: boolean;
 }
 
 const STATE_DCD = 0x01;
@@ -52,8 +57,11 @@ export class CdcAcmChip implements MockBehaviour {
   private lastFull = false;
   private zlpDue = false;
   private zlpTimer: (() => void) | null = null;
+  /** Whether this function sends SERIAL_STATE notifications. */
+  readonly serialState: boolean;
 
   constructor(readonly board: CdcAcmBoardInfo, options: CdcAcmChipOptions = {}) {
+    this.serialState = options.serialState ?? board.serialState;
     this.uart = new UartPort({ name: `cdc-acm-${board.board}`, ...options.uart });
     this.uart.onRx(() => this.ctx?.inReady(board.bulkIn));
     this.uart.onInputsChange((i, changed) => this.notify(this.lines(i) | (changed.includes('ri') && i.ri ? STATE_RING : 0)));
@@ -208,6 +216,7 @@ export class CdcAcmChip implements MockBehaviour {
   }
 
   private notify(state: number): void {
+    if (!this.serialState) return;
     const n = this.board.commInterface;
     this.notes.push([0xa1, 0x20, 0, 0, n, 0, 2, 0, state & 0xff, state >> 8]);
     this.stats.notifications++;

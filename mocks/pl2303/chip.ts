@@ -18,9 +18,17 @@
 // - a receive overrun (a byte arriving at a full FIFO) is reported in a notification when it
 //   happens, not on the next byte stored; the bulk data after it waits until that notification
 //   has been taken, as with the other line errors;
-// - SET_CONTROL (the host raising or dropping DTR/RTS, as every open does) queues a notification
-//   with the current input lines: usb-serial-for-android's ProlificSerialDriver reads such an
-//   initial status packet from the interrupt endpoint after open;
+// - the interrupt IN endpoint holds one status report, not a history: a change marks a report
+//   due, and the report the host takes carries the UART status as it is when taken (the modem
+//   lines' present levels, with the error bits latched since the last report). While nobody polls
+//   (the port closed: Linux submits pl2303's interrupt URB only in pl2303_open), changes wait in
+//   that one report, so the first poll after a reopen learns the present lines. Linux's pl2303
+//   answers TIOCMGET from priv->line_status, which only the interrupt callback updates (pl2303_open
+//   reads no status), and usb-serial-for-android's ProlificSerialDriver takes the one packet it
+//   reads after open as the "initial CTS / DSR / CD / RI status": both rely on the report being
+//   the present state, which a queue of old reports would break (its head is the oldest change);
+// - SET_CONTROL (the host raising or dropping DTR/RTS, as every open does) marks a report due with
+//   the current input lines: ProlificSerialDriver reads such an initial status packet after open;
 // - automatic XON/XOFF stops and restarts transmission when XOFF/XON arrive (seen when the host
 //   reads them); the characters stay in the data stream.
 import type { Pl2303Type } from '../../drivers/pl2303/types.ts';
@@ -42,6 +50,8 @@ const ST_FRAMING = 0x10;
 const ST_PARITY = 0x20;
 const ST_OVERRUN = 0x40;
 const ST_CTS = 0x80;
+/** The error bits: events latched until a report carries them (the others are levels). */
+const ST_TRANSIENT = ST_BREAK | ST_FRAMING | ST_PARITY | ST_OVERRUN;
 
 const XON = 0x11;
 const XOFF = 0x13;
@@ -70,13 +80,13 @@ export interface Pl2303ChipOptions {
   idleZlpMs?: number;
   /** Put the status byte at offset 0 of the notification (the Siemens phone cables). */
   statusIndex0?: boolean;
-  /** Notifications kept while nobody reads the interrupt endpoint (oldest dropped; default 256). */
-  notificationQueue?: number;
 }
 
 export interface Pl2303ChipStats {
+  /** Status reports the host took from the interrupt endpoint. */
   notifications: number;
-  notificationsDropped: number;
+  /** Changes that found a report already due and were folded into it. */
+  notificationsMerged: number;
   bulkInPackets: number;
   bulkOutBytes: number;
   zeroLengthPackets: number;
@@ -107,7 +117,7 @@ export class Pl2303Chip implements MockBehaviour {
   readonly registers = new Map<number, number>();
   readonly stats: Pl2303ChipStats = {
     notifications: 0,
-    notificationsDropped: 0,
+    notificationsMerged: 0,
     bulkInPackets: 0,
     bulkOutBytes: 0,
     zeroLengthPackets: 0,
@@ -126,8 +136,11 @@ export class Pl2303Chip implements MockBehaviour {
   private flowMode: Pl2303ChipFlow = 'none';
   private xoffed = false;
   private rxHigh = false;
-  private readonly notifications: number[] = [];
+  /** The status report due on the interrupt endpoint (null: none; the endpoint NAKs). */
+  private report: number | null = null;
+  /** Sequence number of the due report; every report gets the next one. */
   private notifySeq = 0;
+  /** Sequence number of the last report the host took. */
   private takenSeq = 0;
   /** Sequence number of the notification reporting the errored byte at the head of `held`. */
   private errorSeq = 0;
@@ -146,7 +159,6 @@ export class Pl2303Chip implements MockBehaviour {
   private gateWaiters: (() => void)[] = [];
   private readonly idleZlpMs: number;
   private readonly statusIndex: number;
-  private readonly queueLimit: number;
 
   constructor(options: Pl2303ChipOptions) {
     this.type = options.type;
@@ -155,7 +167,6 @@ export class Pl2303Chip implements MockBehaviour {
     this.uart = new UartPort({ name: `pl2303-${this.type.toLowerCase()}`, ...options.uart });
     this.idleZlpMs = options.idleZlpMs ?? 1;
     this.statusIndex = options.statusIndex0 ? 0 : 8;
-    this.queueLimit = options.notificationQueue ?? 256;
     this.powerOnRegisters();
     this.uart.onRx(() => {
       if (this.uart.stats.overruns !== this.overrunsSeen) {
@@ -195,9 +206,9 @@ export class Pl2303Chip implements MockBehaviour {
     return { dtr: this.hostDtr, rts: this.hostRts, brk: this.breakOn };
   }
 
-  /** Notifications waiting for the host. */
+  /** Status reports waiting for the host: 0 or 1 (the endpoint holds one). */
   get pendingNotifications(): number {
-    return this.notifications.length;
+    return this.report === null ? 0 : 1;
   }
 
   /** Whether transmission is held by flow control right now. */
@@ -221,7 +232,8 @@ export class Pl2303Chip implements MockBehaviour {
   unplugged(): void {
     this.power++;
     this.cancelZlp();
-    this.notifications.length = 0;
+    this.report = null;
+    this.takenSeq = this.notifySeq;
     this.held = null;
     this.lastInFull = false;
     this.zlpDue = false;
@@ -406,22 +418,28 @@ export class Pl2303Chip implements MockBehaviour {
     return (p.dcd ? ST_DCD : 0) | (p.dsr ? ST_DSR : 0) | (p.ri ? ST_RING : 0) | (p.cts ? ST_CTS : 0);
   }
 
+  /**
+   * Marks a report due with `status` (the present modem bits, plus error bits to report). A report
+   * already due takes the new modem bits and keeps its error bits: the host learns the present
+   * lines and every error once. Returns the sequence number of the report that will carry it.
+   */
   private notify(status: number): number {
-    this.notifications.push(status);
-    if (this.notifications.length > this.queueLimit) {
-      this.notifications.shift();
-      this.takenSeq++;
-      this.stats.notificationsDropped++;
+    if (this.report !== null) {
+      this.report = (this.report & ST_TRANSIENT) | status;
+      this.stats.notificationsMerged++;
+      return this.notifySeq;
     }
+    this.report = status;
     this.notifySeq++;
     this.ctx?.inReady(PL2303_EP_INTERRUPT_IN);
     return this.notifySeq;
   }
 
   private nextNotification(maxBytes: number): InReply {
-    const status = this.notifications.shift();
-    if (status === undefined) return undefined;
-    this.takenSeq++;
+    const status = this.report;
+    if (status === null) return undefined;
+    this.report = null;
+    this.takenSeq = this.notifySeq;
     this.stats.notifications++;
     // CDC SERIAL_STATE: bmRequestType 0xA1, bNotification 0x20, wValue 0, wIndex 0, wLength 2, status.
     const n = Uint8Array.of(0xa1, 0x20, 0, 0, 0, 0, 0x02, 0, 0, 0);

@@ -162,7 +162,7 @@ async function modemSamples(run: RunState): Promise<ModemSample[]> {
       continue;
     }
     if (from.phase !== 'open' || to.phase !== 'open' || from.signals !== want) continue;
-    out.push({ link: l.id, from: l.from, receiver: to.port?.name ?? l.to, set: want, read: lines, fixed: to.port?.capabilities?.fixedInputs ?? {} });
+    out.push({ link: l.id, from: l.from, receiver: to.port?.name ?? l.to, set: want, read: lines, fixed: to.port?.capabilities?.fixedInputs ?? {}, reported: to.info.reportsInputLines !== false });
   }
   return out;
 }

@@ -188,15 +188,22 @@ export interface ModemSample {
   readonly set: { dtr: boolean; rts: boolean };
   /** What the receiving port reads. */
   readonly read: { cts: boolean; dsr: boolean; dcd: boolean };
-  /** Inputs the receiving device does not report, with the value it reads instead (CDC-ACM's CTS). */
+  /** Inputs the receiving driver does not read from the device, with the value it reports instead (CDC-ACM's CTS). */
   readonly fixed?: { cts?: boolean; dsr?: boolean; dcd?: boolean };
+  /**
+   * false: the receiving device never reports its input lines (the lab's topology says so per
+   * port, from the emulation profile), so the port reads the driver's values with no report: the
+   * fixed ones, the others 0. Default true.
+   */
+  readonly reported?: boolean;
 }
 
 /**
  * On a live link the receiver reads the sender's RTS as CTS and its DTR as DSR and DCD (the
  * lab's wires are null modems), whenever the sender set them, before or after the receiver
  * opened: the lines are the wire's state, so a port reports them from its open on, not only
- * changes it happened to see.
+ * changes it happened to see. A receiver whose device reports no input lines reads the values
+ * its driver starts from (Linux's cdc-acm: DSR/DCD 0, CTS 1), whatever the sender set.
  */
 export function modemVerdicts(samples: readonly ModemSample[]): Verdicts {
   const v = verdicts();
@@ -204,11 +211,14 @@ export function modemVerdicts(samples: readonly ModemSample[]): Verdicts {
     v.checked.push('modem-lines');
     const { set: want, read: lines } = s;
     const fixed = s.fixed ?? {};
-    const expect = { cts: fixed.cts ?? want.rts, dsr: fixed.dsr ?? want.dtr, dcd: fixed.dcd ?? want.dtr };
+    const expect =
+      s.reported === false
+        ? { cts: fixed.cts ?? false, dsr: fixed.dsr ?? false, dcd: fixed.dcd ?? false }
+        : { cts: fixed.cts ?? want.rts, dsr: fixed.dsr ?? want.dtr, dcd: fixed.dcd ?? want.dtr };
     if (lines.cts !== expect.cts || lines.dsr !== expect.dsr || lines.dcd !== expect.dcd) {
       v.findings.push({
         invariant: 'modem-lines',
-        message: `${s.receiver} reads cts=${+lines.cts} dsr=${+lines.dsr} dcd=${+lines.dcd} while ${s.from} set rts=${+want.rts} dtr=${+want.dtr} (link ${s.link})`,
+        message: `${s.receiver} reads cts=${+lines.cts} dsr=${+lines.dsr} dcd=${+lines.dcd} while ${s.from} set rts=${+want.rts} dtr=${+want.dtr} (link ${s.link}${s.reported === false ? '; its device reports no input lines' : ''})`,
         key: `modem|${s.link}|${+want.rts}${+want.dtr}|${+lines.cts}${+lines.dsr}${+lines.dcd}`,
       });
     }

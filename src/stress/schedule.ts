@@ -87,6 +87,12 @@ export interface TopologyPort {
   readonly interfaceNumber: number;
   /** Port index within that interface (0 for every chip here). */
   readonly portNumber: number;
+  /**
+   * false: the device never tells the host its UART's input lines (the Uno's 16U2 firmware sends
+   * no SERIAL_STATE), so the port reads the driver's idle values whatever the wire carries.
+   * Absent: it reports them.
+   */
+  readonly reportsInputLines?: boolean;
 }
 
 export interface TopologyDongle {

@@ -31,6 +31,9 @@ describe('stress: the built-in mock lab', function () {
       'ch340>ch340',
       'uno>uno',
     ]);
+    // The Uno's 16U2 firmware reports no input lines (its emulation profile says so); the rest do.
+    const silent = t.dongles.flatMap((d) => d.ports).filter((p) => p.reportsInputLines === false).map((p) => p.slot);
+    expect(silent).to.deep.equal(['uno']);
     expect(lab.driverSets.map((s) => `${s.name}:${s.specs.map((x) => x.name).join('+')}`)).to.deep.equal(['ftdi_sio:ftdi_sio', 'pl2303:pl2303', 'cp210x:cp210x', 'ch341:ch341', 'cdc_acm:cdc_acm']);
     expect(lab.newIds).to.deep.equal([
       { driver: 'ftdi_sio', id: '1209 7a01' },

@@ -17,6 +17,7 @@ import {
   type Topology,
 } from '../../src/stress/index.ts';
 import { buildFrames, LinkState, nextEpochNumber, type Loss } from '../../src/stress/traffic.ts';
+import { modemVerdicts, type ModemSample } from '../../src/stress/invariants.ts';
 
 const topo: Topology = {
   dongles: [
@@ -306,5 +307,24 @@ describe('stress: hub descriptors and names', () => {
     expect(idPathFromSysfs('/sys/devices/pci0000:00/0000:00:14.0/usb1/1-2', '1-2')).to.equal('pci-0000:00:14.0-usb-0:2');
     expect(idPathFromSysfs('/sys/devices/pci0000:00/0000:00:14.0/usb1/1-2/1-2.4', '1-2.4')).to.equal('pci-0000:00:14.0-usb-0:2.4');
     expect(idPathFromSysfs('/sys/devices/platform/soc/3f980000.usb/usb1/1-1', '1-1')).to.equal('platform-3f980000.usb-usb-0:1');
+  });
+});
+
+describe('stress: the modem-lines invariant', () => {
+  const sample = (read: ModemSample['read'], extra: Partial<ModemSample> = {}): ModemSample => ({ link: 'x>y', from: 'x', receiver: 'ttyUSB1', set: { dtr: true, rts: false }, read, ...extra });
+
+  it('a receiver reads the sender’s RTS as CTS and DTR as DSR and DCD; fixed inputs read their fixed value', () => {
+    expect(modemVerdicts([sample({ cts: false, dsr: true, dcd: true })]).findings).to.deep.equal([]);
+    expect(modemVerdicts([sample({ cts: true, dsr: true, dcd: true }, { fixed: { cts: true } })]).findings).to.deep.equal([]);
+    const stale = modemVerdicts([sample({ cts: true, dsr: false, dcd: false })]);
+    expect(stale.checked).to.deep.equal(['modem-lines']);
+    expect(stale.findings.map((f) => f.message)).to.deep.equal(['ttyUSB1 reads cts=1 dsr=0 dcd=0 while x set rts=0 dtr=1 (link x>y)']);
+  });
+
+  it('a receiver whose device reports no input lines must read its driver’s idle values, whatever the sender set', () => {
+    const uno = { fixed: { cts: true }, reported: false } as const;
+    expect(modemVerdicts([sample({ cts: true, dsr: false, dcd: false }, uno)]).findings).to.deep.equal([]);
+    const raised = modemVerdicts([sample({ cts: true, dsr: true, dcd: true }, uno)]);
+    expect(raised.findings.map((f) => f.message)).to.deep.equal(['ttyUSB1 reads cts=1 dsr=1 dcd=1 while x set rts=0 dtr=1 (link x>y; its device reports no input lines)']);
   });
 });

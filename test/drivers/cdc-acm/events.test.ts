@@ -1,5 +1,7 @@
 // SERIAL_STATE notifications (10 bytes, reassembled from the Uno's 8-byte packets) to modem
-// events and line errors; CTS always asserted as Linux reports it.
+// events and line errors; CTS always asserted as Linux reports it. The stock Uno firmware sends
+// none (mocks/cdc-acm/boards.ts), so these tests give the Uno's function a firmware that does
+// (`serialState: true`); the last test is the stock board.
 import { expect } from 'chai';
 import { loopbackPlug, nullModem, UartPort } from '../../../mocks/index.ts';
 import { createCdcAcm } from '../../../mocks/cdc-acm/index.ts';
@@ -12,7 +14,7 @@ describe('CDC-ACM notifications reach port.events', () => {
     const lab = await acmLab();
     const far = new UartPort({ name: 'far' });
     try {
-      const { device, chip } = createCdcAcm('uno');
+      const { device, chip } = createCdcAcm('uno', { chip: { serialState: true } });
       nullModem(chip.uart, far);
       far.setOutputs({ dtr: false, rts: false });
       await lab.plug(device);
@@ -37,7 +39,7 @@ describe('CDC-ACM notifications reach port.events', () => {
     const lab = await acmLab();
     const far = new UartPort({ name: 'far' });
     try {
-      const { device, chip } = createCdcAcm('uno');
+      const { device, chip } = createCdcAcm('uno', { chip: { serialState: true } });
       nullModem(chip.uart, far);
       await lab.plug(device);
       const port = lab.port();
@@ -59,6 +61,31 @@ describe('CDC-ACM notifications reach port.events', () => {
       await far.write(Uint8Array.of(0x01, 0x7f, 0x03));
       expect((await bad).data.length).to.equal(0);
       expect(port.stats.lineErrors).to.be.at.least(2);
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('the stock Uno reports no lines: DSR/DCD/RI read 0 and CTS 1 whatever the far end raises, as Linux reads it', async () => {
+    const lab = await acmLab();
+    const far = new UartPort({ name: 'far' });
+    try {
+      const { device, chip } = createCdcAcm('uno');
+      nullModem(chip.uart, far);
+      far.setOutputs({ dtr: true, rts: true });
+      await lab.plug(device);
+      const port = lab.port();
+      const events: PortEvent[] = [];
+      port.events.subscribe((x) => events.push(x));
+      await port.open({ baudRate: 115200 });
+      far.setOutputs({ dtr: false, rts: false });
+      far.setOutputs({ dtr: true, rts: true });
+      far.setSettings({ baudRate: 115200, dataBits: 8, parity: 'odd', stopBits: 1 });
+      await far.write(Uint8Array.of(0x01, 0x7f)); // wrong parity: the 16U2 passes the bytes on, reports nothing
+      await tick(30);
+      expect(await port.getSignals()).to.deep.equal({ cts: true, dsr: false, ri: false, dcd: false });
+      expect(chip.stats.notifications).to.equal(0);
+      expect(events.filter((x) => x.type === 'modem' || x.type === 'line-error')).to.deep.equal([]);
     } finally {
       await lab.close();
     }

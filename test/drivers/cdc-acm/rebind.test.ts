@@ -1,5 +1,6 @@
 // Unbinding cdc_acm from a board and binding it again, as the stress harness's deregistrations and
-// unplugs do, on an emulated Uno with a loopback plug (DTR -> DSR and DCD).
+// unplugs do, on an emulated Uno with a loopback plug (DTR -> DSR and DCD), its function given a
+// firmware that reports the lines in SERIAL_STATE (the stock one sends none: boards.ts).
 // - An open port unbound with the device still there hangs up: DTR and RTS drop (Linux:
 //   acm_disconnect -> tty_vhangup -> tty_port_shutdown -> acm_port_dtr_rts(0) under HUPCL). The
 //   next binding's first open raises them again, so the board sees a change and reports DSR/DCD
@@ -29,7 +30,7 @@ describe('CDC-ACM: unbind and bind again', function () {
   it('an open port unbound with the board still plugged drops DTR/RTS; after the rebind the port reads DSR/DCD again', async () => {
     const lab = await acmLab();
     try {
-      const { device, chip } = createCdcAcm('uno');
+      const { device, chip } = createCdcAcm('uno', { chip: { serialState: true } });
       loopbackPlug(chip.uart);
       await lab.plug(device);
       const port = lab.port();
@@ -59,7 +60,7 @@ describe('CDC-ACM: unbind and bind again', function () {
   it('a closed port is left alone at unbind (no tty to hang up): DTR stays as the last close left it', async () => {
     const lab = await acmLab();
     try {
-      const { device, chip } = createCdcAcm('uno');
+      const { device, chip } = createCdcAcm('uno', { chip: { serialState: true } });
       loopbackPlug(chip.uart);
       await lab.plug(device);
       const port = lab.port();
@@ -78,7 +79,7 @@ describe('CDC-ACM: unbind and bind again', function () {
   it('unplugged while open: the unbind sends nothing to the gone board and nothing escapes', async () => {
     const lab = await acmLab();
     try {
-      const { device, chip } = createCdcAcm('uno');
+      const { device, chip } = createCdcAcm('uno', { chip: { serialState: true } });
       loopbackPlug(chip.uart);
       await lab.plug(device);
       const port = lab.port();
@@ -100,7 +101,7 @@ describe('CDC-ACM: unbind and bind again', function () {
       if (e.kind === 'device' && /:1\.1$/.test(e.name)) events.push(`${e.action}${e.driver ? ` ${e.driver}` : ''}`);
     });
     try {
-      const { device, chip } = createCdcAcm('uno');
+      const { device, chip } = createCdcAcm('uno', { chip: { serialState: true } });
       // The board refuses acm_probe's SET_LINE_CODING once: the probe of interface 0 fails after
       // it claimed interface 1, which the bus has not added yet.
       const onControl = chip.onControl.bind(chip);

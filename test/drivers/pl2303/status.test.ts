@@ -1,5 +1,5 @@
 // What the PL2303 reports without being asked: its input lines right after open (also after a
-// rebind, when no line has changed since), an overrun when a burst overflows the FIFO and stops,
+// rebind, when no line has changed since, and after a reopen, when they changed while closed), an overrun when a burst overflows the FIFO and stops,
 // and the baud rate Linux's pl2303 reports back.
 import { expect } from 'chai';
 import { deregisterUsbSerialDrivers, registerUsbSerialDrivers, type PortEvent } from '../../../src/serial/index.ts';
@@ -31,6 +31,30 @@ describe('PL2303 status after open, overrun bursts, reported baud rate', () => {
       expect(pl2303AdapterOf(port)?.settings?.baudRate).to.equal(9600);
       await port.close();
       await deregisterUsbSerialDrivers(again);
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('a port reopened after the far end changed its lines while it was closed reports the present lines', async () => {
+    const lab = await pl2303Lab();
+    try {
+      const { device, chip } = createPl2303('PL2303HX');
+      const far = new UartPort({ name: 'far' });
+      nullModem(chip.uart, far);
+      far.setOutputs({ dtr: false, rts: true });
+      await lab.plug(device);
+      const port = lab.port();
+      await port.open();
+      expect(await port.getSignals()).to.deep.include({ cts: true, dsr: false, dcd: false });
+      await port.close();
+      // Nobody polls the interrupt endpoint now; the far end changes its lines three times.
+      far.setOutputs({ dtr: true, rts: false });
+      far.setOutputs({ dtr: false, rts: true });
+      far.setOutputs({ dtr: true, rts: false });
+      expect(chip.pendingNotifications).to.equal(1);
+      await port.open();
+      expect(await port.getSignals()).to.deep.include({ cts: false, dsr: true, dcd: true });
     } finally {
       await lab.close();
     }

@@ -7,11 +7,11 @@ import { encodeAcmLineCoding } from '../../../drivers/cdc-acm/line-coding.ts';
 import { acmQuirksFor } from '../../../drivers/cdc-acm/quirks.ts';
 import { AcmNotificationAssembler } from '../../../drivers/cdc-acm/serial-state.ts';
 import { loopbackPlug, MockUsbHost, nullModem, UartPort } from '../../../mocks/index.ts';
-import { createCdcAcm, type CdcAcmBoard } from '../../../mocks/cdc-acm/index.ts';
+import { createCdcAcm, type CdcAcmBoard, type CdcAcmChipOptions } from '../../../mocks/cdc-acm/index.ts';
 
-async function plugged(board: CdcAcmBoard) {
+async function plugged(board: CdcAcmBoard, chip?: CdcAcmChipOptions) {
   const host = new MockUsbHost({ kernelDriver: { bound: 'none' } });
-  const emu = createCdcAcm(board);
+  const emu = createCdcAcm(board, { chip });
   host.plug(emu.device);
   await emu.device.open();
   await emu.device.claimInterface(0);
@@ -94,7 +94,7 @@ describe('emulated CDC-ACM boards', () => {
   });
 
   it('line errors: framing and overrun in a notification with the bytes passed on; a break is reported, its NUL dropped', async () => {
-    const { device, chip } = await plugged('uno');
+    const { device, chip } = await plugged('uno', { serialState: true }); // the Uno's layout, a firmware that reports
     await notifications(device, 2, 8);
     chip.uart.injectRx(Uint8Array.of(0x41, 0x42, 0x00, 0x43), [{ offset: 1, kind: 'framing' }, { offset: 2, kind: 'break' }, { offset: 3, kind: 'overrun' }]);
     expect(bytes((await device.transferIn(3, 64)).data)).to.deep.equal([0x41, 0x42, 0x43]);

@@ -185,7 +185,21 @@ describe('emulated PL2303: interrupt and bulk IN', () => {
     const { device, chip } = await plugged('PL2303HX');
     chip.uart.injectRx([1, 2, 3], [{ offset: 0, kind: 'framing' }]);
     expect(bytes((await device.transferIn(3, 256)).data)).to.deep.equal([1, 2, 3]);
-    expect(chip.pendingNotifications).to.equal(2); // power-up status and the framing error
+    expect(chip.pendingNotifications).to.equal(1); // one report: the power-up status with the framing error
+  });
+
+  it('holds one report while nobody polls: the present lines, with the errors latched since the last one', async () => {
+    const { device, chip } = await plugged('PL2303HX');
+    await device.transferIn(1, 10); // power-up status
+    chip.uart.setInputs({ cts: true, dsr: true });
+    chip.uart.injectRx([7], [{ offset: 0, kind: 'framing' }]);
+    await device.transferIn(3, 256); // the errored byte (no interrupt reader: not held back)
+    chip.uart.setInputs({ cts: false, dsr: true, dcd: true });
+    expect(chip.pendingNotifications).to.equal(1);
+    const n = await device.transferIn(1, 10);
+    expect(bytes(n.data)[8]).to.equal(0x10 | 0x02 | 0x01); // framing, DSR, DCD; CTS dropped again
+    expect(chip.pendingNotifications).to.equal(0);
+    expect(chip.stats.notificationsMerged).to.equal(2);
   });
 
   it('ends a transfer that stopped on a full packet with a zero-length packet once the line is idle', async () => {
