@@ -349,6 +349,8 @@ export class LinkState {
       // first bytes of the next epoch, together a window long enough to be unique.
       const resume = this.tailThenNext(cur, chunk, at, want);
       if (resume !== null) return resume;
+      const later = this.inLaterCutEpoch(chunk, at);
+      if (later !== null) return later;
     }
     cur.broken = true;
     const offset = cur.received;
@@ -399,6 +401,42 @@ export class LinkState {
       this.tail = [];
       this.prune();
       return at + k;
+    }
+    return null;
+  }
+
+  /**
+   * Where the bytes at `at` sit inside a later epoch that was cut as well (a cut epoch may lose
+   * any of its bytes, its first ones too: those a killed IN transfer held when the port went), with
+   * every epoch in between cut or fully received. CDC-ACM has no purge request and Linux's
+   * cdc_acm flushes nothing at open, so what the chip still held of a cut epoch arrives at the
+   * next open. Credits a window of GAP_WINDOW bytes and resumes after it; HOLD while fewer bytes
+   * than a window have come; null when no later cut epoch holds them.
+   */
+  private inLaterCutEpoch(chunk: Uint8Array, at: number): number | typeof HOLD | null {
+    const cut = (e: Epoch) => e.ended !== null && e.ended.reason !== 'close';
+    for (let j = this.rx + 1; j < this.epochs.length; j++) {
+      const e = this.epochs[j]!;
+      if (cut(e) && !e.broken && e.pending.length > 0) {
+        const want = Math.min(GAP_WINDOW, e.pending.length);
+        if (chunk.length - at < want) return HOLD;
+        const window = Array.from(chunk.subarray(at, at + want));
+        const skip = e.pending.indexOf(window, 0);
+        if (skip >= 0) {
+          for (const x of this.epochs.slice(this.rx, j)) this.finish(x);
+          e.pending.drop(skip + want);
+          e.received += want;
+          if (skip > 0) e.gaps++;
+          this.totalReceived += want;
+          this.rx = j;
+          this.tail = window.slice(-TAIL);
+          this.prune();
+          return at + want;
+        }
+      }
+      // Bytes of this epoch still owed (it was not cut, or nothing of it may be skipped): later
+      // epochs' bytes cannot come before them.
+      if (!e.broken && e.pending.length > 0 && !cut(e)) return null;
     }
     return null;
   }
