@@ -49,6 +49,8 @@ export interface GadgetOnBus {
   dev: string;
   idVendor: string;
   idProduct: string;
+  /** bNumInterfaces of the active configuration; interfaces holds fewer while the kernel still adds them. */
+  numInterfaces: number;
   interfaces: GadgetInterfaceOnHost[];
 }
 
@@ -71,9 +73,12 @@ export function findGadgetOnBus(bus: number): GadgetOnBus | undefined {
   const path = `/sys/bus/usb/devices/${dev}`;
   let idVendor: string;
   let idProduct: string;
+  let numInterfaces: number;
   try {
     idVendor = readFileSync(`${path}/idVendor`, 'utf8').trim();
     idProduct = readFileSync(`${path}/idProduct`, 'utf8').trim();
+    // Empty until a configuration is set.
+    numInterfaces = Number(readFileSync(`${path}/bNumInterfaces`, 'utf8').trim() || '0');
   } catch {
     return undefined;
   }
@@ -91,5 +96,5 @@ export function findGadgetOnBus(bus: number): GadgetOnBus | undefined {
     if (!tty && existsSync(`${intf}/tty`)) tty = readdirSync(`${intf}/tty`).find((n) => /^ttyACM\d+$/.test(n));
     interfaces.push({ number, driver, tty });
   }
-  return { dev, idVendor, idProduct, interfaces };
+  return { dev, idVendor, idProduct, numInterfaces, interfaces };
 }

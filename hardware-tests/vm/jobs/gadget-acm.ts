@@ -77,8 +77,12 @@ if (isBridgeChild()) {
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
   const boundAcm = (bus: number) => {
+    // The kernel adds a configuration's interfaces one by one: cdc_acm binds the control interface
+    // and claims the data one before the data interface is added, whose driver link appears only
+    // once device_add binds it. Wait for every interface and every link.
     const g = findGadgetOnBus(bus);
-    const ctl = g?.interfaces.find((i) => i.number === 0);
+    if (!g || g.numInterfaces === 0 || g.interfaces.length < g.numInterfaces || g.interfaces.some((i) => !i.driver)) return undefined;
+    const ctl = g.interfaces.find((i) => i.number === 0);
     return ctl?.driver === 'cdc_acm' && ctl.tty && existsSync(`/dev/${ctl.tty}`) ? g : undefined;
   };
   const binding = autoDetect();

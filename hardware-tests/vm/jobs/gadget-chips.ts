@@ -179,7 +179,8 @@ if (isBridgeChild()) {
     // ---- 1. the kernel's driver on every interface ----
     const allBound = (bus: number) => {
       const g = findGadgetOnBus(bus);
-      return g && g.interfaces.length > 0 && g.interfaces.every((i) => i.driver === kernelDriver && i.tty && existsSync(`/dev/${i.tty}`)) ? g : undefined;
+      // Interfaces are added one by one (each probed as it comes): wait for bNumInterfaces of them.
+      return g && g.interfaces.length > 0 && g.interfaces.length === g.numInterfaces && g.interfaces.every((i) => i.driver === kernelDriver && i.tty && existsSync(`/dev/${i.tty}`)) ? g : undefined;
     };
     const binding = autoDetect();
     for (const [d, part] of PARTS.entries()) {
