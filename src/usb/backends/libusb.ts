@@ -122,7 +122,13 @@ function hex4(n: number): string {
 }
 
 export interface LibusbBackendOptions extends SysfsOptions {
-  /** transferIn calls a caller may keep pending on one IN endpoint. Default 4. */
+  /**
+   * transferIn calls a caller may keep pending on one IN endpoint. Default 8: Linux's usb-serial
+   * keeps 2 read URBs because its completion runs in microseconds; a userspace completion can wait
+   * behind a GC pause or other JS, so more transfers hold the chip's stream meanwhile (8 x 16
+   * packets of 64 bytes is ~27 ms at 3 Mbaud). On QEMU's emulated FTDI, 8 echoed 1.2-1.6x the
+   * kernel path where 4 gave 0.6-1.1x (bench:vm, interleaved rounds).
+   */
   maxTransfersInFlight?: number;
   controlTimeoutMs?: number;
   inTimeoutMs?: number;
@@ -151,7 +157,7 @@ export class LibusbBackend implements HostBackend {
     opts: Omit<LibusbBackendOptions, 'module'> = {},
   ) {
     this.opts = {
-      maxTransfersInFlight: opts.maxTransfersInFlight ?? 4,
+      maxTransfersInFlight: opts.maxTransfersInFlight ?? 8,
       controlTimeoutMs: opts.controlTimeoutMs ?? 1000,
       inTimeoutMs: opts.inTimeoutMs ?? 0,
       outTimeoutMs: opts.outTimeoutMs ?? 0,
