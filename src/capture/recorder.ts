@@ -32,13 +32,17 @@ export interface CaptureAddress {
 const REQUEST_TYPE = { standard: 0, class: 1, vendor: 2 } as const;
 const RECIPIENT = { device: 0, interface: 1, endpoint: 2, other: 3 } as const;
 
-/** The wall clock at start plus performance.now's progress since; never going backwards. */
-function monotonicClock(): () => bigint {
-  const base = BigInt(Date.now()) * 1000n;
+/**
+ * The wall clock at start plus performance.now's progress since, in microseconds, never going
+ * backwards. A Number holds microseconds since the epoch exactly until the year 2255 (2^53), and
+ * costs no BigInt per event (the recorder sits on every transfer of a stress run).
+ */
+function monotonicClockUs(): () => number {
+  const base = Date.now() * 1000;
   const start = performance.now();
   let last = base;
   return () => {
-    const t = base + BigInt(Math.round((performance.now() - start) * 1000));
+    const t = base + Math.round((performance.now() - start) * 1000);
     if (t > last) last = t;
     return last;
   };
@@ -57,8 +61,48 @@ export function urbStatus(outcome: { status: USBTransferStatus } | { error: unkn
   return URB_STATUS.protocol;
 }
 
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One usbmon event, built field by field (every event one shape, no spreads: the recorder sits on
+ * every transfer); the time is stamped when it is emitted. Absent optional fields stay absent.
+ */
+function urbEvent(
+  id: bigint,
+  type: 'S' | 'C',
+  transfer: UsbmonTransferType,
+  endpoint: number,
+  addr: CaptureAddress,
+  status: number,
+  length: number,
+  setup: UsbSetupPacket | undefined,
+  data: Uint8Array | undefined,
+  dataFlag: string | undefined,
+): UsbmonEvent {
+  const e: UsbmonEvent = {
+    id,
+    type,
+    transfer,
+    endpoint,
+    device: addr.device,
+    bus: addr.bus,
+    tsSec: 0,
+    tsUsec: 0,
+    status,
+    length,
+    interval: 0,
+    startFrame: 0,
+    xferFlags: endpoint & 0x80 ? URB_DIR_IN : 0,
+  };
+  if (setup) e.setup = setup;
+  if (data) e.data = data;
+  if (dataFlag !== undefined) e.dataFlag = dataFlag;
+  return e;
+}
+
 export class UsbRecorder {
-  private readonly clock: () => bigint;
+  /** Microseconds since the epoch. */
+  private readonly clockUs: () => number;
   private nextId = 1n;
   private readonly wrapped = new WeakMap<HostDevice, HostDevice>();
   private readonly originals = new WeakMap<HostDevice, HostDevice>();
@@ -69,7 +113,8 @@ export class UsbRecorder {
     private readonly sink: CaptureSink,
     options: RecorderOptions = {},
   ) {
-    this.clock = options.clock ?? monotonicClock();
+    const clock = options.clock;
+    this.clockUs = clock ? () => Number(clock()) : monotonicClockUs();
   }
 
   /** Where a device shows in the capture, once it has been wrapped. */
@@ -126,9 +171,12 @@ export class UsbRecorder {
     return a;
   }
 
-  private emit(e: Omit<UsbmonEvent, 'tsSec' | 'tsUsec' | 'interval' | 'startFrame'>, key: string, enumeration = false): void {
-    const now = this.clock();
-    const event: UsbmonEvent = { ...e, tsSec: Number(now / 1_000_000n), tsUsec: Number(now % 1_000_000n), interval: 0, startFrame: 0 };
+  /** Stamps an event with the time and hands it to the sink. */
+  private emit(event: UsbmonEvent, key: string, enumeration = false): void {
+    const us = this.clockUs();
+    const sec = Math.floor(us / 1_000_000);
+    event.tsSec = sec;
+    event.tsUsec = us - sec * 1_000_000;
     try {
       this.sink(event, key, enumeration);
     } catch (err) {
@@ -150,9 +198,8 @@ export class UsbRecorder {
 
   private syntheticControlIn(key: string, addr: CaptureAddress, setup: UsbSetupPacket, answer: Uint8Array): void {
     const id = this.nextId++;
-    const base = { id, transfer: 'control' as const, endpoint: 0x80, bus: addr.bus, device: addr.device, xferFlags: URB_DIR_IN };
-    this.emit({ ...base, type: 'S', setup, status: URB_STATUS.submitted, length: setup.wLength, dataFlag: '<' }, key, true);
-    this.emit({ ...base, type: 'C', status: 0, length: answer.length, data: answer }, key, true);
+    this.emit(urbEvent(id, 'S', 'control', 0x80, addr, URB_STATUS.submitted, setup.wLength, setup, undefined, '<'), key, true);
+    this.emit(urbEvent(id, 'C', 'control', 0x80, addr, 0, answer.length, undefined, answer, undefined), key, true);
   }
 
   /**
@@ -169,20 +216,13 @@ export class UsbRecorder {
   ): Promise<R> {
     const id = this.nextId++;
     const dirIn = (t.endpoint & 0x80) !== 0;
-    const base = { id, transfer: t.transfer, endpoint: t.endpoint, bus: addr.bus, device: addr.device, xferFlags: dirIn ? URB_DIR_IN : 0 };
     this.emit(
-      {
-        ...base,
-        type: 'S',
-        ...(t.setup ? { setup: t.setup } : {}),
-        status: URB_STATUS.submitted,
-        length: t.length,
-        ...(dirIn ? { dataFlag: '<' } : { data: t.out ?? new Uint8Array(0) }),
-      },
+      urbEvent(id, 'S', t.transfer, t.endpoint, addr, URB_STATUS.submitted, t.length, t.setup, dirIn ? undefined : (t.out ?? EMPTY), dirIn ? '<' : undefined),
       key,
     );
-    const failed = (error: unknown) =>
-      this.emit({ ...base, type: 'C', status: urbStatus({ error }), length: 0, ...(dirIn ? { data: new Uint8Array(0) } : { dataFlag: '>' }) }, key);
+    const completed = (status: number, length: number, data: Uint8Array | undefined) =>
+      this.emit(urbEvent(id, 'C', t.transfer, t.endpoint, addr, status, length, undefined, dirIn ? (data ?? EMPTY) : undefined, dirIn ? undefined : '>'), key);
+    const failed = (error: unknown) => completed(urbStatus({ error }), 0, undefined);
     let p: Promise<R>;
     try {
       p = run();
@@ -198,7 +238,7 @@ export class UsbRecorder {
         } catch (error) {
           return failed(error);
         }
-        this.emit({ ...base, type: 'C', status: urbStatus(o), length: o.length, ...(dirIn ? { data: o.data ?? new Uint8Array(0) } : { dataFlag: '>' }) }, key);
+        completed(urbStatus(o), o.length, o.data);
       },
       failed,
     );
