@@ -58,6 +58,8 @@ export class Bus<D extends Device = Device, Id = unknown> {
   /** Linux: drivers_autoprobe. Off: new devices and drivers are not matched automatically. */
   autoprobe = true;
   readonly #devices = new Map<string, D>();
+  /** #devices in seq order, rebuilt after an add or a removal (listDevices runs far more often). */
+  #bySeq: D[] | null = null;
   readonly #drivers = new Map<string, Driver<D, Id>>();
   readonly #index: MatchIndex<D, Id>;
   readonly #removals = new Map<D, Promise<void>>();
@@ -115,6 +117,7 @@ export class Bus<D extends Device = Device, Id = unknown> {
     device.bus = this;
     device.state = 'live';
     this.#devices.set(device.name, device);
+    this.#bySeq = null;
     this.#index.addDevice(device);
     this.addDeviceAttrs(device);
     this.announce('add', 'device', device.name, this.devicePath(device), undefined, this.type.uevent?.(device));
@@ -145,6 +148,7 @@ export class Bus<D extends Device = Device, Id = unknown> {
       this.model.attrs.remove(this.devicePath(device));
       this.#index.removeDevice(device);
       this.#devices.delete(device.name);
+      this.#bySeq = null;
       this.announce('remove', 'device', device.name, this.devicePath(device), undefined, this.type.uevent?.(device));
       device.state = 'dead';
       this.#removals.delete(device);
@@ -164,7 +168,8 @@ export class Bus<D extends Device = Device, Id = unknown> {
   }
 
   listDevices(): D[] {
-    return [...this.#devices.values()].sort((a, b) => a.seq - b.seq);
+    this.#bySeq ??= [...this.#devices.values()].sort((a, b) => a.seq - b.seq);
+    return this.#bySeq.slice();
   }
 
   // ---- drivers ----------------------------------------------------------------------------

@@ -79,12 +79,23 @@ function usbDevicesOf(run: RunState, dongle: string): UsbDevice[] {
 }
 
 function dongleClaims(run: RunState): DongleClaims[] {
+  // The bus walked once per step, grouped by dongle (not twice per dongle).
+  const byDongle = new Map<string, UsbDevice[]>();
+  for (const dev of run.usb.bus.listDevices()) {
+    if (!(dev instanceof UsbDevice) || dev.state === 'dead') continue;
+    const name = run.target.dongleOf(dev.host);
+    if (name === undefined) continue;
+    const list = byDongle.get(name);
+    if (list) list.push(dev);
+    else byDongle.set(name, [dev]);
+  }
   return (run.topo?.dongles ?? []).map((d) => {
-    const dev = usbDeviceOf(run, d.name);
+    const all = byDongle.get(d.name) ?? [];
+    const dev = all.find((x) => x.state === 'live' && !x.gone);
     // Interfaces something may hold: bound (or probing) on any attachment still on the bus,
     // the one being torn down included.
     const holdable = new Set<number>();
-    for (const x of usbDevicesOf(run, d.name)) for (const i of x.interfaces) if (i.driver !== null || i.claimed) holdable.add(i.interfaceNumber);
+    for (const x of all) for (const i of x.interfaces) if (i.driver !== null || i.claimed) holdable.add(i.interfaceNumber);
     return {
       dongle: d.name,
       resources: run.target.resources(d.name) ?? null,
