@@ -207,12 +207,25 @@ export class Lab {
       }
     }
     // `usbip port` can lag an attach: the kernel enumerates the import after attach returns.
+    // Meanwhile `usbip port` may even fail ("list imported devices"): vhci_hcd's status already
+    // shows the port in use with its local bus ID, and usbip looks that USB device up in sysfs
+    // before the hub has registered it. vhci_hcd answered just before the attach, so that is the
+    // import still enumerating, not vhci_hcd missing: asked again until the deadline.
     const deadline = Date.now() + this.enumerateMs;
-    let now = await this.attachments(want);
+    const settled = async (): Promise<Attachment[] | null> => {
+      try {
+        return await this.attachments(want);
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        log.debug({ err }, 'usbip port failed while imports enumerate; asking again');
+        return null;
+      }
+    };
+    let now = (await settled()) ?? [];
     const pending = () => want.filter((d) => !failed.some((f) => f.dongle === d.name) && !now.some((a) => a.dongle === d.name && a.localBusid !== null));
     while (pending().length > 0 && Date.now() < deadline) {
       await sleep(100);
-      now = await this.attachments(want);
+      now = (await settled()) ?? now;
     }
     return { attached: now, failed };
   }

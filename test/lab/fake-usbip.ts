@@ -41,6 +41,12 @@ export class FakeUsbip {
   readonly imports: Import[] = [];
   readonly calls: string[][] = [];
   vhciLoaded = true;
+  /**
+   * `usbip port` calls that fail after each attach, as the real tool's do while the import
+   * enumerates: vhci_hcd's status shows the port in use, its USB device is not in sysfs yet.
+   */
+  enumeratingPortCalls = 0;
+  private enumerating = 0;
   private nextLocal = 1;
 
   addHost(address: string, devices: Omit<FakeDevice, 'bound' | 'inUse'>[], port = 3240): FakeHost {
@@ -105,10 +111,15 @@ export class FakeUsbip {
         while (this.imports.some((i) => i.port === p)) p++;
         d.inUse = true;
         this.imports.push({ port: p, host: h, busid, localBusid: `3-${this.nextLocal++}` });
+        this.enumerating = this.enumeratingPortCalls;
         return ok('');
       }
       case 'port': {
         if (!this.vhciLoaded) return fail('libusbip: error: udev_device_new_from_subsystem_sysname failed\nusbip: error: open vhci_driver\nusbip: error: list imported devices');
+        if (this.enumerating > 0) {
+          this.enumerating--;
+          return fail('usbip: error: list imported devices');
+        }
         const lines = ['Imported USB devices', '===================='];
         for (const i of [...this.imports].sort((a, b) => a.port - b.port)) {
           const d = i.host.devices.find((x) => x.busid === i.busid)!;

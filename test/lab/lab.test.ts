@@ -68,6 +68,21 @@ describe('lab: attach, list and detach through usbip', () => {
     expect(fake.calls.filter((c) => c.includes('attach'))).to.have.length(4);
   });
 
+  it('an attach whose import is still enumerating (usbip port fails meanwhile) waits for it instead of calling vhci_hcd missing', async () => {
+    const { fake, lab } = twoHostLab();
+    fake.enumeratingPortCalls = 2;
+    const { attached, failed } = await lab.attach(['gps']);
+    expect(failed).to.deep.equal([]);
+    expect(attached.map((a) => [a.dongle, a.localBusid])).to.deep.equal([['gps', '3-1']]);
+    expect(fake.calls.filter((c) => c[1] === 'port')).to.have.length(5); // resolve, before, 2 failures, the answer
+    // Past the deadline the failure is reported, with what to do.
+    fake.enumeratingPortCalls = 1000;
+    await lab.attach(['rack2']).then(
+      () => expect.fail('resolved'),
+      (err: unknown) => expect(err).to.be.instanceOf(LabError).with.property('message').that.matches(/list imported devices/),
+    );
+  });
+
   it('attaches the named dongles or hosts only, and reports one that fails without stopping the rest', async () => {
     const { fake, lab } = twoHostLab();
     fake.hosts[1]!.devices[0]!.inUse = true; // someone else imported rack2's 1-4
