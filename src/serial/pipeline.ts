@@ -23,11 +23,14 @@ export interface InPipelineOptions {
   onStop(reason: { kind: 'disconnected' | 'stall' | 'error'; error?: unknown }): void;
 }
 
+type Outcome = { ok: true; r: USBInTransferResult } | { ok: false; err: unknown };
+
 export class InPipeline {
   private running = false;
   private paused = false;
   private pending = 0;
-  private readonly order: Promise<void>[] = [];
+  /** Transfers in flight in submission order, each with its outcome once it settled. */
+  private readonly slots: { outcome: Outcome | null }[] = [];
   private idle: (() => void) | null = null;
 
   constructor(private readonly o: InPipelineOptions) {}
@@ -71,25 +74,28 @@ export class InPipeline {
 
   private submit(): void {
     this.pending++;
-    // Settle each transfer into an outcome at once: on unplug libusb fails every transfer in
-    // flight together, and a rejection waiting for its turn in the chain would be unhandled.
-    const outcome = this.o.device.transferIn(this.o.endpoint, this.o.transferSize).then(
-      (r) => ({ ok: true as const, r }),
-      (err: unknown) => ({ ok: false as const, err }),
+    const slot: { outcome: Outcome | null } = { outcome: null };
+    this.slots.push(slot);
+    // Each transfer settles into an outcome at once (on unplug libusb fails every transfer in
+    // flight together: none may be left rejected and unhandled), then outcomes are handled in
+    // submission order from the head of the queue, even if the backend completes out of order.
+    // One settle handler per transfer and no promise chain between transfers: a chain lets one
+    // rejected link reject every later one without running it.
+    this.o.device.transferIn(this.o.endpoint, this.o.transferSize).then(
+      (r) => this.settled(slot, { ok: true, r }),
+      (err: unknown) => this.settled(slot, { ok: false, err }),
     );
-    // Deliver in submission order even if the backend completes out of order. A step never
-    // rejects: a rejected step would reject every step chained after it without running it, and
-    // each of those ends at once and submits the next, an endless chain of promise jobs that
-    // starves timers and I/O (and piles up unhandled rejections until the heap runs out).
-    const prev = this.order[this.order.length - 1] ?? Promise.resolve();
-    const step = prev
-      .then(() => outcome.then((o) => this.complete(o)))
-      .catch((error: unknown) => {
+  }
+
+  private settled(slot: { outcome: Outcome | null }, outcome: Outcome): void {
+    slot.outcome = outcome;
+    while (this.slots.length > 0 && this.slots[0]!.outcome) {
+      const head = this.slots.shift()!;
+      try {
+        this.complete(head.outcome!);
+      } catch (error) {
         log.error({ err: error, endpoint: this.o.endpoint }, 'IN pipeline stop handler threw');
-      });
-    this.order.push(step);
-    void step.finally(() => {
-      this.order.shift();
+      }
       this.pending--;
       if (this.running) {
         // A device that answers every read at once with nothing (a zero-length flood, or a
@@ -106,17 +112,16 @@ export class InPipeline {
             }, 1);
           }
         } else if (!this.yielding) this.fill();
-      }
-      else if (this.pending === 0 && this.idle) {
+      } else if (this.pending === 0 && this.idle) {
         const done = this.idle;
         this.idle = null;
         done();
       }
-    });
+    }
   }
 
   /** One transfer's outcome, in submission order. */
-  private complete(o: { ok: true; r: USBInTransferResult } | { ok: false; err: unknown }): void {
+  private complete(o: Outcome): void {
     if (!this.running) return;
     if (o.ok) {
       const r = o.r;

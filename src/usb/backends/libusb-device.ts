@@ -311,18 +311,14 @@ export class LibusbUsbDevice implements USBDevice {
 
   transferIn(endpointNumber: number, length: number): Promise<USBInTransferResult> {
     const op = `transferIn(${endpointNumber}, ${length})`;
-    return this.bulk(op, 'in', endpointNumber, Buffer.alloc(length), this.timeouts.inTimeoutMs).then(
-      (r) => (r.kind === 'ok' ? inOk(r.data) : inStatus(r.kind)),
-    );
+    return this.bulk(op, 'in', endpointNumber, Buffer.alloc(length), this.timeouts.inTimeoutMs, inOk, inStatus);
   }
 
   transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResult> {
     const bytes = toBytes(data);
     const op = `transferOut(${endpointNumber}, ${bytes.byteLength} bytes)`;
     // Copied: the caller may reuse its buffer while libusb still reads ours.
-    return this.bulk(op, 'out', endpointNumber, Buffer.from(bytes), this.timeouts.outTimeoutMs).then(
-      (r) => (r.kind === 'ok' ? outResult('ok', r.data.byteLength) : outResult('stall', 0)),
-    );
+    return this.bulk(op, 'out', endpointNumber, Buffer.from(bytes), this.timeouts.outTimeoutMs, (d) => outResult('ok', d.byteLength), () => outResult('stall', 0));
   }
 
   async isochronousTransferIn(): Promise<USBIsochronousInTransferResult> {
@@ -424,13 +420,19 @@ export class LibusbUsbDevice implements USBDevice {
     });
   }
 
-  private bulk(
+  /**
+   * One bulk or interrupt transfer. The caller's result is made here (`ok` from the bytes moved,
+   * `status` for a stall or babble), so a transfer costs one promise and no chain.
+   */
+  private bulk<T>(
     op: string,
     direction: USBDirection,
     endpointNumber: number,
     buffer: Buffer,
     timeoutMs: number,
-  ): Promise<{ kind: 'ok'; data: Buffer } | { kind: 'stall' | 'babble' }> {
+    ok: (data: Buffer) => T,
+    status: (kind: 'stall' | 'babble') => T,
+  ): Promise<T> {
     try {
       this.assertOpen(op);
     } catch (err) {
@@ -457,52 +459,50 @@ export class LibusbUsbDevice implements USBDevice {
       );
     }
     const address = (direction === 'in' ? 0x80 : 0) | endpointNumber;
-    return this.pending.track(found.interfaceNumber, (onAbort) => {
-      return new Promise((resolve, reject) => {
-        let abortReason: Error | undefined;
-        // libusb's own transfer timeout is not used: the `usb` 2.x event thread sleeps in poll()
-        // with libusb's 60 s default and is not woken for a shorter deadline, so the callback came
-        // ~60 s late on a real kernel. A JS timer cancels instead (a cancel completes at once).
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const settle: LibusbTransferCallback = (error, _buf, actual) => {
-          if (timer) clearTimeout(timer);
-          if (!error) {
-            resolve({ kind: 'ok', data: buffer.subarray(0, actual) });
-            return;
-          }
-          const o = mapLibusbError(op, error, { ...this.ctx(timeoutMs), abortReason });
-          if (o.kind === 'error') reject(o.error);
-          else resolve(o);
-        };
-        let transfer: LibusbTransfer;
+    return new Promise<T>((resolve, reject) => {
+      let abortReason: Error | undefined;
+      // libusb's own transfer timeout is not used: the `usb` 2.x event thread sleeps in poll()
+      // with libusb's 60 s default and is not woken for a shorter deadline, so the callback came
+      // ~60 s late on a real kernel. A JS timer cancels instead (a cancel completes at once).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let transfer: LibusbTransfer | undefined;
+      const cancel = (reason: Error): void => {
+        if (abortReason) return;
+        abortReason = reason;
+        if (timer) clearTimeout(timer);
         try {
-          transfer = new this.lib.Transfer(this.legacy, address, type, 0, settle);
-          transfer.submit(buffer);
+          transfer?.cancel();
         } catch (err) {
-          const o = mapLibusbError(op, err, this.ctx(timeoutMs));
-          if (o.kind === 'error') reject(o.error);
-          else resolve(o);
-          return;
+          // Already completing: its callback still comes and settles the promise.
+          log.debug({ err, device: this.label, op }, 'cancel failed');
         }
-        const cancel = (reason: Error): void => {
-          if (abortReason) return;
-          abortReason = reason;
-          if (timer) clearTimeout(timer);
-          try {
-            transfer.cancel();
-          } catch (err) {
-            // Already completing: its callback still comes and settles the promise.
-            log.debug({ err, device: this.label, op }, 'cancel failed');
-          }
-        };
-        if (timeoutMs > 0) {
-          timer = setTimeout(
-            () => cancel(usbError('TimeoutError', `${op} on ${this.label} timed out after ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }
-        onAbort(cancel);
-      });
+      };
+      const pending = this.pending.begin(found.interfaceNumber, cancel);
+      const failed = (error: unknown): void => {
+        const o = mapLibusbError(op, error, { ...this.ctx(timeoutMs), abortReason });
+        if (o.kind === 'error') reject(o.error);
+        else resolve(status(o.kind));
+      };
+      const settle: LibusbTransferCallback = (error, _buf, actual) => {
+        if (timer) clearTimeout(timer);
+        pending.end();
+        if (!error) resolve(ok(buffer.subarray(0, actual)));
+        else failed(error);
+      };
+      try {
+        transfer = new this.lib.Transfer(this.legacy, address, type, 0, settle);
+        transfer.submit(buffer);
+      } catch (err) {
+        pending.end();
+        failed(err);
+        return;
+      }
+      if (timeoutMs > 0) {
+        timer = setTimeout(
+          () => cancel(usbError('TimeoutError', `${op} on ${this.label} timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }
     });
   }
 }

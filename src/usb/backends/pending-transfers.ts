@@ -1,11 +1,33 @@
 // The transfers in flight on one device, so releaseInterface/close/reset can end them with
 // AbortError (or NotFoundError when the device left) and wait until the native side let go.
 
-interface PendingEntry {
-  readonly interfaceNumber: number | undefined;
-  /** Asks the transfer to end; it must then settle (the backend decides how). */
-  abort(reason: Error): void;
-  readonly settled: Promise<void>;
+class PendingEntry {
+  done = false;
+  private waiters: (() => void)[] | null = null;
+
+  constructor(
+    readonly interfaceNumber: number | undefined,
+    /** Asks the transfer to end; it must then settle (the backend decides how). */
+    readonly abort: (reason: Error) => void,
+  ) {}
+
+  finish(): void {
+    this.done = true;
+    const w = this.waiters;
+    this.waiters = null;
+    if (w) for (const f of w) f();
+  }
+
+  /** Resolves once the transfer settled (made only when an abort waits for it). */
+  settled(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    return new Promise<void>((r) => (this.waiters ??= []).push(r));
+  }
+}
+
+/** A transfer in flight: `end()` once it settled, whichever way. */
+export interface PendingTransfer {
+  end(): void;
 }
 
 /**
@@ -20,6 +42,22 @@ export class PendingTransfers {
   }
 
   /**
+   * Registers a transfer the backend settles itself, also on abort (`abort` must make it end).
+   * The hot path of a backend: no promise per transfer, the caller calls `end()` when it settled.
+   */
+  begin(interfaceNumber: number | undefined, abort: (reason: Error) => void): PendingTransfer {
+    const entry = new PendingEntry(interfaceNumber, abort);
+    this.entries.add(entry);
+    return {
+      end: () => {
+        if (entry.done) return;
+        this.entries.delete(entry);
+        entry.finish();
+      },
+    };
+  }
+
+  /**
    * Runs `start`, which gets an `onAbort` registration; the returned promise is tracked until it
    * settles. If the backend registers no abort hook, an abort rejects the caller at once and the
    * native result, when it comes, is dropped.
@@ -30,6 +68,10 @@ export class PendingTransfers {
   ): Promise<T> {
     let hook: ((reason: Error) => void) | undefined;
     let rejectEarly: ((reason: Error) => void) | undefined;
+    const handle = this.begin(interfaceNumber, (reason) => {
+      if (hook) hook(reason);
+      else rejectEarly?.(reason);
+    });
     let result: Promise<T>;
     try {
       result = start((h) => {
@@ -38,22 +80,9 @@ export class PendingTransfers {
     } catch (err) {
       result = Promise.reject(err);
     }
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    const entry: PendingEntry = {
-      interfaceNumber,
-      abort: (reason) => {
-        if (hook) hook(reason);
-        else rejectEarly?.(reason);
-      },
-      settled,
-    };
-    this.entries.add(entry);
-    void settled.then(() => this.entries.delete(entry));
+    result.then(handle.end, handle.end);
     // A backend that registered its abort hook during start settles `result` itself on abort:
-    // the caller gets `result` as it is (the hot path: one transfer costs no extra promises).
+    // the caller gets `result` as it is.
     if (hook) return result;
     // Otherwise whichever comes first: the transfer's own outcome or an early abort.
     const early = new Promise<never>((_, reject) => {
@@ -74,7 +103,7 @@ export class PendingTransfers {
     const timedOut = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), waitMs);
     });
-    const all = Promise.all(hit.map((e) => e.settled)).then(() => true as const);
+    const all = Promise.all(hit.map((e) => e.settled())).then(() => true as const);
     const ok = await Promise.race([all, timedOut]);
     clearTimeout(timer);
     return ok;
