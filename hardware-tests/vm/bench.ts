@@ -80,13 +80,16 @@ if (unhandled) process.stderr.write(`bench:vm ${unhandled} unhandled rejection(s
 for (const t of turns) if (t.errors.length) process.stderr.write(`bench:vm round ${t.round} ${t.path}: ${t.errors.join('; ')}\n`);
 const ctx = { bytes, wake, accel: env.USB_HARNESS_VM_ACCEL ?? 'tcg', interleaved: paths.join(',') };
 
-type Figure = 'kBps' | 'guestCpuMsPerMiB' | 'processCpuMsPerMiB' | 'plugToEchoMs' | 'appearToEchoMs';
+type Figure = 'kBps' | 'guestCpuMsPerMiB' | 'processCpuMsPerMiB' | 'plugToEchoMs' | 'appearToEchoMs' | 'plugToAppearMs' | 'plugToConnectMs' | 'connectToPortMs';
 const FIGURES: readonly { key: Figure; name: string; unit: string; digits: number; note?: string }[] = [
   { key: 'kBps', name: 'echo_throughput', unit: 'kB/s', digits: 0 },
   { key: 'guestCpuMsPerMiB', name: 'echo_cpu', unit: 'ms/MiB', digits: 0, note: 'all guest CPU over the echo window (/proc/stat, all CPUs, user+nice+system+irq+softirq) per MiB echoed' },
   { key: 'processCpuMsPerMiB', name: 'echo_process_cpu', unit: 'ms/MiB', digits: 0, note: "the guest node process's CPU (user+sys) per MiB echoed" },
   { key: 'plugToEchoMs', name: 'plug_to_echo', unit: 'ms', digits: 0 },
   { key: 'appearToEchoMs', name: 'appear_to_echo', unit: 'ms', digits: 1 },
+  { key: 'plugToAppearMs', name: 'plug_to_appear', unit: 'ms', digits: 0, note: 'QMP device_add to the tty node (kernel) or our port object' },
+  { key: 'plugToConnectMs', name: 'plug_to_connect', unit: 'ms', digits: 0, note: "ours: QMP device_add to the backend's connect event" },
+  { key: 'connectToPortMs', name: 'connect_to_port', unit: 'ms', digits: 1, note: "ours: the backend's connect event to our port object (probe, kernel driver detached)" },
 ];
 /** The figure in the rounds where it was measured, keyed by round. */
 const values = (path: string, key: Figure) => new Map(turns.filter((t) => t.path === path && t[key] !== undefined).map((t) => [t.round, t[key]!]));

@@ -52,6 +52,11 @@ export interface TurnResult {
   plugToEchoMs?: number;
   /** From the device's port being there (tty node / our port object) to the byte echoed. */
   appearToEchoMs?: number;
+  /** From the plug to the port being there (tty node / our port object). */
+  plugToAppearMs?: number;
+  /** Ours: from the plug to the backend's connect event, and from there to our port. */
+  plugToConnectMs?: number;
+  connectToPortMs?: number;
   /** Bytes left over from an earlier turn, dropped before this one measured. */
   staleBytes?: number;
   errors: string[];
@@ -187,6 +192,7 @@ async function kernelTurn(turn: TurnResult): Promise<void> {
     const t1 = performance.now();
     turn.plugToEchoMs = t1 - t0;
     turn.appearToEchoMs = t1 - appeared;
+    turn.plugToAppearMs = appeared - t0;
   } finally {
     await p.close();
   }
@@ -237,11 +243,21 @@ async function ourTurn(backendName: HostBackendName, turn: TurnResult): Promise<
     }
     await link.unplug('ftdi');
     for (let j = 0; j < 500 && reg.ports().length > 0; j++) await sleep(10);
+    let connected = 0;
+    const unwatch = await backend.watch((e) => {
+      if (e.type === 'connect') connected ||= performance.now();
+    });
     const t0 = performance.now();
     await link.plug('ftdi');
     const port = await waitPort(20_000);
+    unwatch();
     if (!port) throw new Error('no port after the plug');
     const appeared = performance.now();
+    // Where a plug's time goes on our side: the backend's connect event, then our port.
+    if (connected) {
+      turn.plugToConnectMs = connected - t0;
+      turn.connectToPortMs = appeared - connected;
+    }
     await port.open({ baudRate: BAUD });
     const q = ourPort(port);
     try {
@@ -249,6 +265,7 @@ async function ourTurn(backendName: HostBackendName, turn: TurnResult): Promise<
       const t1 = performance.now();
       turn.plugToEchoMs = t1 - t0;
       turn.appearToEchoMs = t1 - appeared;
+      turn.plugToAppearMs = appeared - t0;
     } finally {
       await q.close();
     }
