@@ -208,6 +208,9 @@ export interface HubTargetOptions {
   sysfsRoot?: string;
 }
 
+/** How long a quiescent point waits for powered ports' devices to come back (or go). */
+const ENUMERATE_LIMIT_MS = 10_000;
+
 /** A real lab: our dongles behind hubs with per-port power switching, named by their port path. */
 export class HubTarget implements Target {
   readonly kind = 'hubs' as const;
@@ -215,6 +218,9 @@ export class HubTarget implements Target {
   private readonly dongles = new Map<string, { hub: HubInfo; port: number; powered: boolean }>();
   private readonly isOurs: (h: HostDevice) => boolean;
   private readonly methods: Partial<Record<PortPowerMethod, number>> = {};
+  /** Our dongles the backend has reported present (connect seen, no disconnect since). */
+  private readonly present = new Set<string>();
+  private unwatch: (() => void) | undefined;
 
   constructor(private readonly o: HubTargetOptions) {
     this.isOurs = ourDevicePredicate(o.driverSets, o.newIds ?? []);
@@ -230,6 +236,16 @@ export class HubTarget implements Target {
   }
 
   async describe(live: LiveView): Promise<Topology> {
+    this.unwatch ??= await this.o.backend.watch((e) => {
+      const name = this.dongleOf(e.device);
+      if (!name) return;
+      if (e.type === 'connect') this.present.add(name);
+      else this.present.delete(name);
+    });
+    for (const d of (await this.o.backend.getDevices())) {
+      const name = this.dongleOf(d);
+      if (name) this.present.add(name);
+    }
     const hubs = await this.hubs.listHubs();
     for (const hub of hubs) {
       if (!hub.switchable) continue;
@@ -310,7 +326,16 @@ export class HubTarget implements Target {
     return undefined;
   }
 
+  /**
+   * A real kernel enumerates a powered port's device hundreds of ms later (and the backend may
+   * report it later still): until every port's device is there or gone as its power says, a
+   * probe may start under the checks of a quiescent point. Bounded: a device that never comes
+   * back is for the checks to find.
+   */
   async flush(): Promise<void> {
+    const end = performance.now() + ENUMERATE_LIMIT_MS;
+    const waiting = () => [...this.dongles].some(([name, d]) => d.powered !== this.present.has(name));
+    while (waiting() && performance.now() < end) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 10));
   }
 
@@ -331,6 +356,8 @@ export class HubTarget implements Target {
 
   async close(): Promise<void> {
     await this.restore();
+    this.unwatch?.();
+    this.unwatch = undefined;
     await this.o.backend.close();
   }
 }

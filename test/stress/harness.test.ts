@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { createMockLab } from '../../mocks/lab.ts';
 import { defaultDriverSets } from '../../drivers/index.ts';
-import { runOnce, runStress, scheduleOf, STEP_KINDS, type StressResult } from '../../src/stress/index.ts';
+import { HubTarget, runOnce, runStress, scheduleOf, STEP_KINDS, type StressResult } from '../../src/stress/index.ts';
 import type { HostBackend } from '../../src/usb/index.ts';
 
 const lab = () => createMockLab({ driverSets: defaultDriverSets() });
@@ -96,6 +96,54 @@ describe('stress: on the mock lab', function () {
     expect(mock.isPlugged('receiver'), 'the foreign device was never cut').to.equal(true);
     expect(['ft232r', 'ft2232h', 'pl2303hx', 'ft232h'].every((d) => mock.isPlugged(d)), 'every port powered again at the end').to.equal(true);
     mock.unplugAll();
+  });
+
+  it('the real-hub target\'s flush waits for a powered port\'s device that the backend reports late (as libusb reports after udev), and for one powered off to go', async () => {
+    const mock = createMockLab({ driverSets: defaultDriverSets() });
+    mock.plugAll();
+    await mock.flush();
+    const LATE_MS = 300;
+    const timers = new Set<ReturnType<typeof setTimeout>>();
+    const backend: HostBackend = {
+      name: 'mock+hubs, late connects',
+      getDevices: async () => [...(await mock.hubHost.getDevices()), ...(await mock.host.getDevices())],
+      watch: async (listener) => {
+        const late = (e: Parameters<typeof listener>[0]) => {
+          if (e.type === 'disconnect') return listener(e);
+          const t = setTimeout(() => (timers.delete(t), listener(e)), LATE_MS);
+          timers.add(t);
+        };
+        const stops = [await mock.hubHost.watch(listener), await mock.host.watch(late)];
+        return () => stops.forEach((s) => s());
+      },
+      close: async () => {
+        await mock.hubHost.close();
+        await mock.host.close();
+      },
+    };
+    const target = new HubTarget({ backend, driverSets: mock.driverSets, newIds: mock.newIds, links: [] });
+    const topo = await target.describe({ ports: () => [] });
+    expect(topo).to.be.an('object');
+    const seen: string[] = [];
+    const unwatch = await backend.watch((e) => {
+      const name = target.dongleOf(e.device);
+      if (name === '1-1.1') seen.push(e.type);
+    });
+    try {
+      expect(await target.setConnected('1-1.1', false)).to.equal('ok');
+      await target.flush();
+      expect(seen, 'gone when flush returns').to.deep.equal(['disconnect']);
+      expect(await target.setConnected('1-1.1', true)).to.equal('ok');
+      const t0 = performance.now();
+      await target.flush();
+      expect(seen, 'back when flush returns').to.deep.equal(['disconnect', 'connect']);
+      expect(performance.now() - t0).to.be.at.least(LATE_MS - 50);
+    } finally {
+      unwatch();
+      for (const t of timers) clearTimeout(t);
+      await target.close();
+      mock.unplugAll();
+    }
   });
 
   it('honours rates: a kind at rate 0 never happens', async () => {
