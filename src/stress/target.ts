@@ -208,8 +208,8 @@ export interface HubTargetOptions {
   sysfsRoot?: string;
 }
 
-/** How long a quiescent point waits for powered ports' devices to come back (or go). */
-const ENUMERATE_LIMIT_MS = 10_000;
+/** How long a quiescent point waits for powered ports' devices to come back (or go): well under the runner's settle limit (10 s). */
+const ENUMERATE_LIMIT_MS = 5_000;
 
 /** A real lab: our dongles behind hubs with per-port power switching, named by their port path. */
 export class HubTarget implements Target {
@@ -218,8 +218,12 @@ export class HubTarget implements Target {
   private readonly dongles = new Map<string, { hub: HubInfo; port: number; powered: boolean }>();
   private readonly isOurs: (h: HostDevice) => boolean;
   private readonly methods: Partial<Record<PortPowerMethod, number>> = {};
-  /** Our dongles the backend has reported present (connect seen, no disconnect since). */
-  private readonly present = new Set<string>();
+  /**
+   * Per dongle, the attachments (device keys) the backend reported connected and not yet
+   * disconnected. Per attachment, not per dongle: a detach may come after the same port's next
+   * attach (udev ordering on a real kernel).
+   */
+  private readonly present = new Map<string, Set<string>>();
   private unwatch: (() => void) | undefined;
 
   constructor(private readonly o: HubTargetOptions) {
@@ -236,16 +240,16 @@ export class HubTarget implements Target {
   }
 
   async describe(live: LiveView): Promise<Topology> {
-    this.unwatch ??= await this.o.backend.watch((e) => {
-      const name = this.dongleOf(e.device);
-      if (!name) return;
-      if (e.type === 'connect') this.present.add(name);
-      else this.present.delete(name);
-    });
-    for (const d of (await this.o.backend.getDevices())) {
+    const seen = (d: HostDevice, on: boolean) => {
       const name = this.dongleOf(d);
-      if (name) this.present.add(name);
-    }
+      if (!name) return;
+      const keys = this.present.get(name) ?? new Set<string>();
+      if (on) keys.add(d.key);
+      else keys.delete(d.key);
+      this.present.set(name, keys);
+    };
+    this.unwatch ??= await this.o.backend.watch((e) => seen(e.device, e.type === 'connect'));
+    for (const d of await this.o.backend.getDevices()) seen(d, true);
     const hubs = await this.hubs.listHubs();
     for (const hub of hubs) {
       if (!hub.switchable) continue;
@@ -334,8 +338,10 @@ export class HubTarget implements Target {
    */
   async flush(): Promise<void> {
     const end = performance.now() + ENUMERATE_LIMIT_MS;
-    const waiting = () => [...this.dongles].some(([name, d]) => d.powered !== this.present.has(name));
-    while (waiting() && performance.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const waiting = () => [...this.dongles].filter(([name, d]) => d.powered !== (this.present.get(name)?.size ?? 0) > 0).map(([name]) => name);
+    while (waiting().length > 0 && performance.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const late = waiting();
+    if (late.length > 0) log.warn({ dongles: late, waitedMs: ENUMERATE_LIMIT_MS }, 'powered ports whose devices did not come back, or unpowered ones still there');
     await new Promise((r) => setTimeout(r, 10));
   }
 
