@@ -67,19 +67,11 @@ function registeredSetIds(run: RunState): RegisteredSetIds[] {
   return out;
 }
 
-function usbDeviceOf(run: RunState, dongle: string): UsbDevice | undefined {
-  for (const dev of run.usb.bus.listDevices()) {
-    if (dev instanceof UsbDevice && dev.state === 'live' && !dev.gone && run.target.dongleOf(dev.host) === dongle) return dev;
-  }
-  return undefined;
-}
-
-function usbDevicesOf(run: RunState, dongle: string): UsbDevice[] {
-  return run.usb.bus.listDevices().filter((dev): dev is UsbDevice => dev instanceof UsbDevice && dev.state !== 'dead' && run.target.dongleOf(dev.host) === dongle);
-}
-
-function dongleClaims(run: RunState): DongleClaims[] {
-  // The bus walked once per step, grouped by dongle (not twice per dongle).
+/**
+ * The USB devices on the bus that are not dead, by dongle: the bus walked once per check, not
+ * once per dongle. A dongle's first live, present one is its current attachment.
+ */
+function usbDevicesByDongle(run: RunState): Map<string, UsbDevice[]> {
   const byDongle = new Map<string, UsbDevice[]>();
   for (const dev of run.usb.bus.listDevices()) {
     if (!(dev instanceof UsbDevice) || dev.state === 'dead') continue;
@@ -89,9 +81,16 @@ function dongleClaims(run: RunState): DongleClaims[] {
     if (list) list.push(dev);
     else byDongle.set(name, [dev]);
   }
+  return byDongle;
+}
+
+const currentOf = (devices: readonly UsbDevice[] | undefined): UsbDevice | undefined => devices?.find((x) => x.state === 'live' && !x.gone);
+
+function dongleClaims(run: RunState): DongleClaims[] {
+  const byDongle = usbDevicesByDongle(run);
   return (run.topo?.dongles ?? []).map((d) => {
     const all = byDongle.get(d.name) ?? [];
-    const dev = all.find((x) => x.state === 'live' && !x.gone);
+    const dev = currentOf(all);
     // Interfaces something may hold: bound (or probing) on any attachment still on the bus,
     // the one being torn down included.
     const holdable = new Set<number>();
@@ -121,10 +120,11 @@ export async function fullChecks(run: RunState, label: string): Promise<void> {
 
 function dongleActivity(run: RunState): DongleActivity[] {
   const out: DongleActivity[] = [];
+  const byDongle = usbDevicesByDongle(run);
   for (const d of run.topo.dongles) {
     const r = run.target.resources(d.name);
     if (!r || !r.plugged) continue;
-    const dev = usbDeviceOf(run, d.name);
+    const dev = currentOf(byDongle.get(d.name));
     const anyBound = dev?.interfaces.some((i) => i.driver !== null) ?? false;
     out.push({
       dongle: d.name,
