@@ -24,19 +24,20 @@ export interface InPipelineOptions {
 }
 
 type Outcome = { ok: true; r: USBInTransferResult } | { ok: false; err: unknown };
+/** One transfer in flight, with its outcome once it settled. */
+type Slot = { outcome: Outcome | null };
 
 export class InPipeline {
   private running = false;
   private paused = false;
-  private pending = 0;
-  /** Transfers in flight in submission order, each with its outcome once it settled. */
-  private readonly slots: { outcome: Outcome | null }[] = [];
+  /** Transfers in flight in submission order; one leaves once its outcome has been handled. */
+  private readonly slots: Slot[] = [];
   private idle: (() => void) | null = null;
 
   constructor(private readonly o: InPipelineOptions) {}
 
   get inFlight(): number {
-    return this.pending;
+    return this.slots.length;
   }
 
   start(): void {
@@ -58,7 +59,7 @@ export class InPipeline {
   /** Stops and waits until no transfer is in flight (they end by completion, timeout or abort). */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.pending === 0) return;
+    if (this.slots.length === 0) return;
     await new Promise<void>((r) => (this.idle = r));
   }
 
@@ -69,12 +70,11 @@ export class InPipeline {
 
   private fill(): void {
     const want = Math.max(1, this.o.inFlight);
-    while (this.running && !this.paused && this.pending < want) this.submit();
+    while (this.running && !this.paused && this.slots.length < want) this.submit();
   }
 
   private submit(): void {
-    this.pending++;
-    const slot: { outcome: Outcome | null } = { outcome: null };
+    const slot: Slot = { outcome: null };
     this.slots.push(slot);
     // Each transfer settles into an outcome at once (on unplug libusb fails every transfer in
     // flight together: none may be left rejected and unhandled), then outcomes are handled in
@@ -87,16 +87,16 @@ export class InPipeline {
     );
   }
 
-  private settled(slot: { outcome: Outcome | null }, outcome: Outcome): void {
+  private settled(slot: Slot, outcome: Outcome): void {
     slot.outcome = outcome;
-    while (this.slots.length > 0 && this.slots[0]!.outcome) {
-      const head = this.slots.shift()!;
+    for (let head = this.slots[0]; head?.outcome; head = this.slots[0]) {
+      // The head still counts as in flight while its outcome is handled.
       try {
-        this.complete(head.outcome!);
+        this.complete(head.outcome);
       } catch (error) {
         log.error({ err: error, endpoint: this.o.endpoint }, 'IN pipeline stop handler threw');
       }
-      this.pending--;
+      this.slots.shift();
       if (this.running) {
         // A device that answers every read at once with nothing (a zero-length flood, or a
         // backend failing reads on the spot) would have the resubmissions run as one endless
@@ -112,7 +112,7 @@ export class InPipeline {
             }, 1);
           }
         } else if (!this.yielding) this.fill();
-      } else if (this.pending === 0 && this.idle) {
+      } else if (this.slots.length === 0 && this.idle) {
         const done = this.idle;
         this.idle = null;
         done();
