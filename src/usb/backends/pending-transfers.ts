@@ -1,18 +1,28 @@
 // The transfers in flight on one device, so releaseInterface/close/reset can end them with
 // AbortError (or NotFoundError when the device left) and wait until the native side let go.
 
-class PendingEntry {
-  done = false;
+/** A transfer in flight: `end()` once it settled, whichever way. */
+export interface PendingTransfer {
+  end(): void;
+}
+
+class PendingEntry implements PendingTransfer {
+  private done = false;
   private waiters: (() => void)[] | null = null;
 
   constructor(
+    private readonly entries: Set<PendingEntry>,
     readonly interfaceNumber: number | undefined,
     /** Asks the transfer to end; it must then settle (the backend decides how). */
     readonly abort: (reason: Error) => void,
-  ) {}
+  ) {
+    entries.add(this);
+  }
 
-  finish(): void {
+  end(): void {
+    if (this.done) return;
     this.done = true;
+    this.entries.delete(this);
     const w = this.waiters;
     this.waiters = null;
     if (w) for (const f of w) f();
@@ -23,11 +33,6 @@ class PendingEntry {
     if (this.done) return Promise.resolve();
     return new Promise<void>((r) => (this.waiters ??= []).push(r));
   }
-}
-
-/** A transfer in flight: `end()` once it settled, whichever way. */
-export interface PendingTransfer {
-  end(): void;
 }
 
 /**
@@ -46,15 +51,7 @@ export class PendingTransfers {
    * The hot path of a backend: no promise per transfer, the caller calls `end()` when it settled.
    */
   begin(interfaceNumber: number | undefined, abort: (reason: Error) => void): PendingTransfer {
-    const entry = new PendingEntry(interfaceNumber, abort);
-    this.entries.add(entry);
-    return {
-      end: () => {
-        if (entry.done) return;
-        this.entries.delete(entry);
-        entry.finish();
-      },
-    };
+    return new PendingEntry(this.entries, interfaceNumber, abort);
   }
 
   /**
@@ -80,7 +77,8 @@ export class PendingTransfers {
     } catch (err) {
       result = Promise.reject(err);
     }
-    result.then(handle.end, handle.end);
+    const end = () => handle.end();
+    result.then(end, end);
     // A backend that registered its abort hook during start settles `result` itself on abort:
     // the caller gets `result` as it is.
     if (hook) return result;
